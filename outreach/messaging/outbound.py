@@ -1,0 +1,92 @@
+"""Creating one-off outbound messages (replies, confirmations, notifications to staff).
+
+Contract (implemented by the messaging package; every area calls these):
+
+    queue_one(*, channel, to, body, source_kind, source_id, person_id=None, user_id=None,
+              language="ko", subject=None, html=None, queue="high") -> Message | None
+
+Adds a ``pending`` Message with its body already rendered (render it in the recipient's language
+before calling), flushes, and enqueues its send job after the transaction commits. Returns None when
+the address opted out of that channel (then nothing is created) or when a message for the same
+(source, recipient, channel) already exists (idempotent).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from outreach.extensions import db
+from outreach.messaging.optouts import is_opted_out, normalise_address
+from outreach.messaging.segments import count_segments
+from outreach.models import Message, MessageStatus, SourceKind, utcnow
+
+MESSAGE = cast(sa.Table, Message.__table__)
+
+
+def queue_one(
+    *,
+    channel: str,
+    to: str,
+    body: str,
+    source_kind: SourceKind | str,
+    source_id: int,
+    person_id: int | None = None,
+    user_id: int | None = None,
+    language: str = "ko",
+    subject: str | None = None,
+    html: str | None = None,
+    queue: str = "high",
+) -> Message | None:
+    """Create one pending message, already rendered, and send it after the commit (see above)."""
+    from outreach.messaging.send import queue_messages
+
+    kind = SourceKind(source_kind)
+    address = to.strip()
+    if channel in ("sms", "whatsapp"):
+        address = normalise_address(channel, address)
+    if is_opted_out(channel, address):
+        return None
+    if person_id is None and user_id is None:
+        # The unique constraints treat NULL ids as distinct; dedupe an addressed-only message here.
+        existing = db.session.execute(
+            sa.select(MESSAGE.c.id).where(
+                MESSAGE.c.source_kind == kind,
+                MESSAGE.c.source_id == source_id,
+                MESSAGE.c.channel == channel,
+                MESSAGE.c.to_address == address,
+                MESSAGE.c.person_id.is_(None),
+                MESSAGE.c.user_id.is_(None),
+            )
+        ).first()
+        if existing is not None:
+            return None
+    now = utcnow()
+    values = {
+        "source_kind": kind,
+        "source_id": source_id,
+        "person_id": person_id,
+        "user_id": user_id,
+        "channel": channel,
+        "to_address": address,
+        "language": language,
+        "body": body,
+        "subject": subject,
+        "html": html,
+        "status": MessageStatus.PENDING,
+        "attempts": 0,
+        "segments": count_segments(body).segments if channel == "sms" else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    db.session.flush()
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MESSAGE)
+    stmt = insert.values(**values).on_conflict_do_nothing().returning(MESSAGE.c.id)
+    new_id = db.session.execute(stmt).scalar()
+    if new_id is None:
+        return None  # same (source, recipient, channel) exists: idempotent
+    queue_messages([new_id], queue)
+    return db.session.get(Message, new_id)
