@@ -1,0 +1,1 @@
+"""The registry: residents and travelers, their numbers, consent and opt-outs."""

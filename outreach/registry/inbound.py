@@ -1,0 +1,5 @@
+"""Inbound hooks of the registry, imported by the messaging package (``hooks.load_area_hooks``)."""
+
+from outreach.registry.conversation import cancel_conversation, handle
+
+__all__ = ["cancel_conversation", "handle"]
