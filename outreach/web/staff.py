@@ -1,0 +1,46 @@
+"""Staff pages (officers and admins). Areas add their own views to this blueprint."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template, request
+
+from outreach.extensions import db
+from outreach.models import InboundMessage, InboundRoute, OutboxEntry
+from outreach.web.pagination import paginate
+from outreach.web.security import staff_required
+
+bp = Blueprint("staff", __name__)
+
+
+@bp.before_request
+@staff_required
+def _guard() -> None:
+    """Every /staff page is for officers and admins only; community reps get 403."""
+    return None
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("staff/index.html")
+
+
+@bp.get("/outbox")
+def outbox() -> str:
+    """What the console channel "sent": the development stand-in for a real provider."""
+    page = paginate(sa.select(OutboxEntry).order_by(OutboxEntry.id.desc()), request.args.get("page"))
+    return render_template("staff/outbox.html", page=page)
+
+
+@bp.get("/inbox")
+def inbox() -> str:
+    stmt = (
+        sa.select(InboundMessage)
+        .where(InboundMessage.routed_to == InboundRoute.INBOX)
+        .order_by(InboundMessage.id.desc())
+    )
+    page = paginate(stmt, request.args.get("page"))
+    return render_template("staff/inbox.html", page=page)
+
+
+__all__ = ["bp", "db"]
