@@ -139,7 +139,9 @@ def test_a_tampered_link_is_refused(app: Flask, admin: User) -> None:
     # A character in the middle of the signature: the last one partly carries padding bits.
     signed, signature = token.rsplit(".", 1)
     middle = len(signature) // 2
-    flipped = f"{signed}.{signature[:middle]}{'A' if signature[middle] != 'A' else 'B'}{signature[middle + 1 :]}"
+    flipped = (
+        f"{signed}.{signature[:middle]}{'A' if signature[middle] != 'A' else 'B'}{signature[middle + 1 :]}"
+    )
     for bad in (flipped, forged, "nonsense", token + "x"):
         resp = app.test_client().get(f"/invitation/{bad}", headers={"Accept-Language": "en"})
         assert resp.status_code == 400, bad
