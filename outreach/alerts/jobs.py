@@ -18,7 +18,7 @@ from flask import current_app
 from outreach.alerts.render import render_claimed
 from outreach.extensions import db, queue
 from outreach.jobs import enqueue_after_commit, retry
-from outreach.messaging.hooks import register_renderer
+from outreach.messaging.hooks import register_queue_resolver, register_renderer
 from outreach.models import Alert, AlertKind, AlertStatus, Message, MessageStatus, SourceKind, utcnow
 from outreach.schedule import periodic
 
@@ -41,6 +41,10 @@ SEND_QUEUES: dict[AlertKind, str] = {AlertKind.ALERT: "bulk", AlertKind.CHECKIN:
 def send_queue(alert_id: int) -> str:
     kind = db.session.scalar(sa.select(Alert.kind).where(Alert.id == alert_id))
     return SEND_QUEUES.get(AlertKind(kind), "bulk") if kind is not None else "bulk"
+
+
+# Messages re-queued by reconciliation or a lost retry go back where their send jobs run.
+register_queue_resolver(SourceKind.ALERT, send_queue)
 
 
 def cambodia_today() -> date:

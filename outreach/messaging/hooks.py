@@ -9,6 +9,9 @@
   called before each provider hand-off, at most once a second per source. It must be cheap and must
   not use the database (the job holds no connection while providers are called): the built-in
   guard — :func:`stop_source` / :func:`is_stopped`, a Redis key — covers cancellation for every kind.
+- ``register_queue_resolver(source_kind, fn)``: ``fn(source_id) -> str`` names the queue that messages
+  re-queued outside their own job (reconciliation, lost retries) go back to, when the kind alone does
+  not tell (an alert's send jobs are ``bulk``, a check-in's — also an alert row — ``high``).
 
 Registrations happen when an area's module is imported. Workers import, before the first send, every
 ``outreach.<area>.jobs`` and ``outreach.<area>.inbound`` module that exists (:func:`load_area_hooks`),
@@ -46,9 +49,11 @@ class Rendered:
 
 Renderer = Callable[["list[ClaimedMessage]"], dict[int, Rendered]]
 SourceGuard = Callable[[int], bool]
+QueueResolver = Callable[[int], str]
 
 RENDERERS: dict[str, Renderer] = {}
 GUARDS: dict[str, list[SourceGuard]] = {}
+QUEUE_RESOLVERS: dict[str, QueueResolver] = {}
 
 
 def register_renderer(source_kind: SourceKind | str, fn: Renderer) -> Renderer:
@@ -62,6 +67,12 @@ def register_source_guard(source_kind: SourceKind | str, fn: SourceGuard) -> Sou
     guards = GUARDS.setdefault(str(source_kind), [])
     if fn not in guards:
         guards.append(fn)
+    return fn
+
+
+def register_queue_resolver(source_kind: SourceKind | str, fn: QueueResolver) -> QueueResolver:
+    """Let ``fn(source_id)`` choose the queue for re-queued ``source_kind`` messages (last wins)."""
+    QUEUE_RESOLVERS[str(source_kind)] = fn
     return fn
 
 

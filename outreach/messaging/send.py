@@ -60,6 +60,7 @@ from outreach.messaging.channels.base import (
 from outreach.messaging.errors import lookup as error_info
 from outreach.messaging.hooks import (
     GUARDS,
+    QUEUE_RESOLVERS,
     RENDERERS,
     Rendered,
     is_stopped,
@@ -90,7 +91,12 @@ SCHEDULE_MARGIN = timedelta(seconds=2)
 GUARD_CACHE_SECONDS = 1.0
 
 
-def default_queue(source_kind: SourceKind | str) -> str:
+def default_queue(source_kind: SourceKind | str, source_id: int | None = None) -> str:
+    """The queue for a message re-queued outside its own job: the source's resolver decides when it has
+    one (a check-in is an alert row whose sends are safety traffic on ``high``), else the kind."""
+    resolver = QUEUE_RESOLVERS.get(str(source_kind))
+    if resolver is not None and source_id is not None:
+        return resolver(source_id)
     return "bulk" if SourceKind(source_kind) in BULK_KINDS else "high"
 
 
@@ -337,7 +343,7 @@ _job_queue: threading.local = threading.local()
 
 
 def _queue_for(msg: ClaimedMessage) -> str:
-    return getattr(_job_queue, "name", None) or default_queue(msg.source_kind)
+    return getattr(_job_queue, "name", None) or default_queue(msg.source_kind, msg.source_id)
 
 
 class _Guards:
@@ -564,6 +570,7 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
         sa.select(
             MESSAGE.c.id,
             MESSAGE.c.source_kind,
+            MESSAGE.c.source_id,
             MESSAGE.c.channel,
             MESSAGE.c.to_address,
             MESSAGE.c.body,
@@ -638,7 +645,7 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
                 "message %s: the provider's matching copies belong to other messages; re-sending", row.id
             )
         if status.transition(row.id, S.PENDING, guard=guard, next_attempt_at=None):
-            requeue.setdefault(default_queue(row.source_kind), []).append(row.id)
+            requeue.setdefault(default_queue(row.source_kind, row.source_id), []).append(row.id)
             report.requeued += 1
 
     report.orphaned_retries = _requeue_orphaned_retries(requeue)
@@ -662,10 +669,10 @@ def _requeue_orphaned_retries(requeue: dict[str, list[int]]) -> int:
             MESSAGE.c.next_attempt_at <= now - timedelta(seconds=ORPHAN_RETRY_SECONDS),
         )
         .values(next_attempt_at=now)
-        .returning(MESSAGE.c.id, MESSAGE.c.source_kind)
+        .returning(MESSAGE.c.id, MESSAGE.c.source_kind, MESSAGE.c.source_id)
     ).all()
     for row in ids:
-        requeue.setdefault(default_queue(row.source_kind), []).append(row.id)
+        requeue.setdefault(default_queue(row.source_kind, row.source_id), []).append(row.id)
     return len(ids)
 
 
