@@ -5,6 +5,7 @@ Views are thin: parse the form, call one operation from ``outreach.grievances``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any, cast
 
@@ -244,38 +245,38 @@ def _field_errors(form: FlaskForm, exc: ValidationError, default: str) -> None:
         getattr(form, name, getattr(form, default)).errors.append(message)
 
 
-@bp.post("/grievances/<int:grievance_id>/reply")
-def grievance_reply(grievance_id: int) -> Response | tuple[str, int]:
+def _post_text(
+    grievance_id: int,
+    form: ReplyForm | NoteForm,
+    slot: str,
+    operation: Callable[[Grievance, User, str], object],
+    done: str,
+) -> Response | tuple[str, int]:
+    """A reply or an internal note: validate, apply, commit; on error the detail page with the form."""
     item = _load(grievance_id)
-    form = ReplyForm()
     if not form.validate_on_submit():
-        return _detail(item, reply=form, code=422)
+        return _detail(item, code=422, **{slot: form})
     try:
-        operations.add_reply(item, _me(), form.body.data or "")
+        operation(item, _me(), form.body.data or "")
     except ValidationError as exc:
         db.session.rollback()
         _field_errors(form, exc, "body")
-        return _detail(_load(grievance_id), reply=form, code=422)
+        return _detail(_load(grievance_id), code=422, **{slot: form})
     db.session.commit()
-    flash(_("Reply sent to the representative."), "success")
+    flash(done, "success")
     return redirect(url_for("staff.grievance", grievance_id=grievance_id), code=303)
+
+
+@bp.post("/grievances/<int:grievance_id>/reply")
+def grievance_reply(grievance_id: int) -> Response | tuple[str, int]:
+    return _post_text(
+        grievance_id, ReplyForm(), "reply", operations.add_reply, _("Reply sent to the representative.")
+    )
 
 
 @bp.post("/grievances/<int:grievance_id>/note")
 def grievance_note(grievance_id: int) -> Response | tuple[str, int]:
-    item = _load(grievance_id)
-    form = NoteForm()
-    if not form.validate_on_submit():
-        return _detail(item, note=form, code=422)
-    try:
-        operations.add_note(item, _me(), form.body.data or "")
-    except ValidationError as exc:
-        db.session.rollback()
-        _field_errors(form, exc, "body")
-        return _detail(_load(grievance_id), note=form, code=422)
-    db.session.commit()
-    flash(_("Internal note added."), "success")
-    return redirect(url_for("staff.grievance", grievance_id=grievance_id), code=303)
+    return _post_text(grievance_id, NoteForm(), "note", operations.add_note, _("Internal note added."))
 
 
 @bp.post("/grievances/<int:grievance_id>/assign")
