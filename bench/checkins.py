@@ -23,8 +23,9 @@ What it does, against real PostgreSQL, Redis, RQ worker processes, gunicorn and 
     .venv/bin/python bench/checkins.py [--people 20000] [--alert 100000] [--threads 24] [--workers 2]
                                        [--dedicated-high 1] [--segments-per-second 150]
 
-Needs PostgreSQL (``OUTREACH_BENCH_PG``) and Redis (``OUTREACH_BENCH_REDIS``, default db 12, which it
-empties). Not a test: it prints figures. Processes it starts are stopped by their own ids at the end.
+Needs PostgreSQL (``OUTREACH_BENCH_PG``) and Redis (``OUTREACH_BENCH_REDIS``; it takes a database no
+test run holds, see ``bench/resources.py``). Not a test: it prints figures. Processes it starts are
+stopped by their own ids at the end.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -51,18 +50,16 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
-from redis import Redis
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.resources import redis_database, scratch_database  # noqa: E402
 from outreach import create_app  # noqa: E402
 from outreach.extensions import db  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilioProcess  # noqa: E402
 
-ADMIN_URL = os.environ.get("OUTREACH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("OUTREACH_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 TWILIO_FROM = "+15005550006"
 OFFICER_PHONES = ("+85512000901", "+85512000902")
 
@@ -91,24 +88,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextmanager
-def scratch_database(keep: bool) -> Iterator[str]:
-    name = f"outreach_bench_checkins_{secrets.token_hex(3)}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield url
-    finally:
-        if keep:
-            log(f"kept database {name}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Children:
@@ -277,15 +256,13 @@ def main() -> int:
     logs.mkdir(exist_ok=True)
     children = Children()
     fake = FakeTwilioProcess(latency_ms=args.provider_latency_ms).start()
-    redis = Redis.from_url(REDIS_URL)
-    redis.flushdb()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     try:
-        with scratch_database(args.keep) as database_url:
+        with scratch_database("checkins", keep=args.keep) as database_url, redis_database() as redis_url:
             settings: dict[str, Any] = {
                 "DATABASE_URL": database_url,
-                "REDIS_URL": REDIS_URL,
+                "REDIS_URL": redis_url,
                 "SECRET_KEY": secrets.token_hex(16),
                 "PUBLIC_BASE_URL": base,
                 "SMS_CHANNEL": "twilio",
@@ -308,8 +285,6 @@ def main() -> int:
     finally:
         children.stop()
         fake.stop()
-        redis.flushdb()
-        redis.close()
 
 
 def run(

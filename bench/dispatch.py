@@ -23,17 +23,13 @@ takes a free Redis database (1–15, with the same lock files as the test suite)
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +41,10 @@ sys.path.insert(0, str(ROOT))
 from redis import Redis  # noqa: E402
 from rq import Queue  # noqa: E402
 
+from bench.resources import redis_database, scratch_database  # noqa: E402
 from outreach import create_app  # noqa: E402
 from outreach.extensions import db  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilioProcess  # noqa: E402
-
-ADMIN_URL = os.environ.get("OUTREACH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 KOREAN_ONE_SEGMENT = "프놈펜 시내 시위로 교통이 통제됩니다. 안전한 곳에 머무르세요."
 KOREAN_TWO_SEGMENTS = (
@@ -79,47 +74,6 @@ def log(message: str) -> None:
 
 
 # --- resources ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    name = f"outreach_bench_dispatch_{secrets.token_hex(3)}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield url
-    finally:
-        if not KEEP:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        else:
-            log(f"kept database {name}")
-        admin.dispose()
-
-
-@contextmanager
-def redis_database() -> Iterator[str]:
-    """A Redis database no test run is using (the test suite's lock files), flushed before and after."""
-    for number in range(1, 16):
-        fd = os.open(f"{tempfile.gettempdir()}/outreach-test-redis-{number}.lock", os.O_CREAT | os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        url = f"redis://127.0.0.1:6379/{number}"
-        conn = Redis.from_url(url)
-        conn.flushdb()
-        try:
-            yield url
-        finally:
-            conn.flushdb()
-            conn.close()
-            os.close(fd)
-        return
-    raise RuntimeError("no free Redis database (1-15)")
 
 
 def app_config(database_url: str, redis_url: str, fake: FakeTwilioProcess, **extra: Any) -> dict[str, Any]:
@@ -338,21 +292,26 @@ def main() -> int:
         "--cap-messages", type=int, default=5_000, help="messages in the cap run (2 segments each)"
     )
     parser.add_argument("--cap", type=float, default=150.0, help="segments per second in the cap run")
-    # 64 requests in flight per worker keep two workers busy at 150 ms a request (64 / 0.15 s each);
-    # 400 messages per job halve the per-job overhead (claim, commit, result writes) of the default 200.
-    parser.add_argument("--concurrency", type=int, default=64, help="SEND_CONCURRENCY of each worker")
-    parser.add_argument("--batch", type=int, default=400, help="SEND_BATCH_SIZE")
+    from outreach.config import Settings
+
+    defaults = Settings()
+    parser.add_argument(
+        "--concurrency", type=int, default=defaults.SEND_CONCURRENCY, help="SEND_CONCURRENCY of each worker"
+    )
+    parser.add_argument("--batch", type=int, default=defaults.SEND_BATCH_SIZE, help="SEND_BATCH_SIZE")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    global KEEP
-    KEEP = args.keep
 
     log(
         f"bench/dispatch.py on {os.cpu_count()} CPUs: fan-out {args.fanout:,}, "
         f"rate runs {args.messages:,} messages, two workers with SEND_CONCURRENCY={args.concurrency} "
         f"SEND_BATCH_SIZE={args.batch}"
     )
-    with scratch_database() as database_url, redis_database() as redis_url, FakeTwilioProcess() as fake:
+    with (
+        scratch_database("dispatch", keep=args.keep) as database_url,
+        redis_database() as redis_url,
+        FakeTwilioProcess() as fake,
+    ):
         from flask_migrate import upgrade
 
         worker_config = app_config(
@@ -441,8 +400,6 @@ def main() -> int:
         app.extensions["redis"].close()
     return 0
 
-
-KEEP = False
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -8,14 +8,13 @@ typical filtered searches twice: the search function the view calls (query + cou
     .venv/bin/python bench/registry.py [--people 100000] [--repeat 20] [--keep]
 
 Needs PostgreSQL (``OUTREACH_BENCH_PG``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``)
-and Redis (``OUTREACH_BENCH_REDIS``, default db 13). Not a test: it prints figures.
+and Redis (``OUTREACH_BENCH_REDIS``; a database no test run holds). Not a test: it prints figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -26,11 +25,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.resources import redis_database, scratch_database
 from outreach import create_app
 from outreach.extensions import db
-
-ADMIN_URL = os.environ.get("OUTREACH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("OUTREACH_BENCH_REDIS", "redis://127.0.0.1:6379/13")
 
 FILL = """
 WITH n AS (SELECT i FROM generate_series(1, :count) AS i),
@@ -114,23 +111,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    name = f"outreach_bench_{secrets.token_hex(3)}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        run(url, args.people, args.repeat)
-    finally:
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        else:
-            print(f"kept database {name}")
-        admin.dispose()
+    with scratch_database("registry", keep=args.keep) as url, redis_database() as redis_url:
+        run(url, redis_url, args.people, args.repeat)
 
 
-def run(url: str, people: int, repeat: int) -> None:
+def run(url: str, redis_url: str, people: int, repeat: int) -> None:
     from flask_migrate import upgrade
 
     from outreach.accounts import create_user
@@ -141,7 +126,7 @@ def run(url: str, people: int, repeat: int) -> None:
             "TESTING": True,
             "SECRET_KEY": "bench",
             "DATABASE_URL": url,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
         }
