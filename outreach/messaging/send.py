@@ -102,8 +102,8 @@ def default_queue(source_kind: SourceKind | str, source_id: int | None = None) -
 
 @dataclass(frozen=True)
 class SendSettings:
-    batch_size: int = 200
-    concurrency: int = 16
+    batch_size: int = 400
+    concurrency: int = 64
     max_attempts: int = 5
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 1800.0
