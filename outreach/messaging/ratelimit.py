@@ -12,6 +12,12 @@ clock, so hosts must keep their clocks in sync (NTP); a skew of a few millisecon
 
 A message costing more segments than one window holds acquires them in window-sized chunks, so even
 a 20-segment SMS under a 5-per-second cap keeps the cap.
+
+Priority: a bulk alert can keep the budget full for an hour, and a duty officer's page or a reply
+must not queue behind it for the next free slot. A waiter with ``priority=True`` (every queue but
+``bulk``) raises a flag in Redis for as long as it waits; bulk waiters do not take a slot while the
+flag is up, so the next slot that frees goes to the priority waiter. With nothing urgent waiting,
+bulk has the whole budget (the flag costs one EXISTS per bulk acquire).
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ from outreach.extensions import redis_conn
 #: Waiters wake a little after a slot frees, spread out so that workers do not stampede Redis.
 _JITTER_SECONDS = 0.02
 _MIN_WAIT_SECONDS = 0.002
+#: The priority flag outlives the priority waiter's sleep by this much, so it never lapses while the
+#: waiter sleeps; after its last wait it lapses this long after the slot is taken.
+_PRIORITY_MARGIN_SECONDS = 0.1
+#: How long a bulk waiter sleeps before looking at the flag again.
+_YIELD_SECONDS = 0.02
 
 
 def window_for(per_second: float) -> tuple[int, int]:
@@ -68,13 +79,18 @@ class SegmentRateLimiter:
             "redis://", connection_pool=redis.connection_pool, key_prefix="outreach:ratelimit"
         )
         self.strategy = MovingWindowRateLimiter(storage)
+        self.redis = redis
+        self.priority_key = f"outreach:ratelimit:{name}:priority-waiting"
 
     def try_acquire(self, cost: int) -> bool:
         """Take ``cost`` units now if they are free (``cost`` at most one window's amount)."""
         return self.strategy.hit(self.item, self.name, cost=cost)
 
-    def acquire(self, segments: int, timeout: float = 30.0) -> bool:
+    def acquire(self, segments: int, timeout: float = 30.0, *, priority: bool = False) -> bool:
         """Wait until ``segments`` may be sent; False if that cannot happen within ``timeout`` seconds.
+
+        ``priority`` (replies, check-ins, pages to the duty officer): take the next free slot before
+        any bulk waiter (see the module docstring).
 
         On False the caller must not send (and should try again later): some units may already
         have been taken, which only slows others down a little, never exceeds the cap.
@@ -83,11 +99,19 @@ class SegmentRateLimiter:
         remaining = max(int(segments), 1)
         while remaining > 0:
             chunk = min(remaining, self.amount)
-            while not self.try_acquire(chunk):
-                stats = self.strategy.get_window_stats(self.item, self.name)
-                # reset_time: when the oldest entry in the window expires, i.e. the next free slot.
-                wait = min(max(stats.reset_time - time.time(), _MIN_WAIT_SECONDS), float(self.window))
-                wait += random.uniform(0, _JITTER_SECONDS)
+            while True:
+                if not priority and self.redis.exists(self.priority_key):
+                    wait = _YIELD_SECONDS  # someone urgent is waiting: the next slot is theirs
+                elif self.try_acquire(chunk):
+                    break
+                else:
+                    stats = self.strategy.get_window_stats(self.item, self.name)
+                    # reset_time: when the oldest entry in the window expires, i.e. the next free slot.
+                    wait = min(max(stats.reset_time - time.time(), _MIN_WAIT_SECONDS), float(self.window))
+                    wait += random.uniform(0, _JITTER_SECONDS)
+                    if priority:
+                        flag_ms = math.ceil((wait + _PRIORITY_MARGIN_SECONDS) * 1000)
+                        self.redis.set(self.priority_key, "1", px=flag_ms)
                 if time.monotonic() + wait > deadline:
                     return False
                 time.sleep(wait)
@@ -101,7 +125,7 @@ class SegmentRateLimiter:
 class Unlimited:
     """Stands in when ``TWILIO_MAX_SEGMENTS_PER_SECOND`` is 0 (no cap)."""
 
-    def acquire(self, segments: int, timeout: float = 30.0) -> bool:
+    def acquire(self, segments: int, timeout: float = 30.0, *, priority: bool = False) -> bool:
         return True
 
 

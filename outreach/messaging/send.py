@@ -506,7 +506,8 @@ def _hand_off(
                         if adapter.paced:
                             limiter = limiter or get_limiter()
                             wait = min(settings.rate_wait_seconds, max(deadline - time.monotonic(), 0.0))
-                            if not limiter.acquire(work.cost, timeout=wait):
+                            urgent = _queue_for(work.msg) != "bulk"
+                            if not limiter.acquire(work.cost, timeout=wait, priority=urgent):
                                 outcomes.deferred.extend(w.msg for w in todo[index:])
                                 break
                         if not guards.may_send(work.msg.source_kind, work.msg.source_id):

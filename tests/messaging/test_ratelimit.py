@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 
 from redis import Redis
@@ -97,3 +98,35 @@ def test_messages_larger_than_the_window_take_it_in_chunks(redis_conn: Redis) ->
         assert not limiter.acquire(1, timeout=0)  # and nothing was over-granted
     finally:
         conns[0].close()
+
+
+def test_a_priority_waiter_takes_the_next_free_slot_before_bulk_waiters(redis_conn: Redis) -> None:
+    # 2 per second, the window already full with bulk. A page to the duty officer starts waiting,
+    # then three bulk sends do: when the window frees, the page goes first.
+    conns, limiters = _limiters(5, 2.0)
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def take(i: int, who: str, priority: bool) -> None:
+        assert limiters[i].acquire(1, timeout=10, priority=priority)
+        with lock:
+            order.append(who)
+
+    try:
+        assert limiters[0].acquire(2, timeout=0)
+        urgent = threading.Thread(target=take, args=(1, "page", True))
+        urgent.start()
+        deadline = time.monotonic() + 5
+        while not redis_conn.exists(limiters[0].priority_key):  # the page is waiting now
+            assert time.monotonic() < deadline, "the priority waiter never raised its flag"
+            time.sleep(0.005)
+        bulk = [threading.Thread(target=take, args=(2 + i, f"bulk{i}", False)) for i in range(3)]
+        for t in bulk:
+            t.start()
+        for t in [urgent, *bulk]:
+            t.join()
+        assert order[0] == "page"
+        assert sorted(order[1:]) == ["bulk0", "bulk1", "bulk2"]
+    finally:
+        for c in conns:
+            c.close()
