@@ -18,8 +18,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from outreach.checkins.reminders import (
-    MESSAGE_COLUMNS,
-    insert_messages,
     non_responders,
     not_opted_out,
     select_for_channel,
@@ -27,6 +25,7 @@ from outreach.checkins.reminders import (
 )
 from outreach.extensions import db
 from outreach.i18n import for_person_language
+from outreach.messaging.outbound import FANOUT_COLUMNS, insert_from_select, notify_user
 from outreach.models import (
     Alert,
     Answer,
@@ -67,8 +66,8 @@ def escalate(step: CheckInStep, checkin: CheckIn, alert: Alert) -> int:
 
 
 def escalate_by_email(step: CheckInStep, checkin: CheckIn) -> int:
-    insert_messages(
-        MESSAGE_COLUMNS, select_for_channel(step, SourceKind.ESCALATION, "email", non_responders(checkin.id))
+    insert_from_select(
+        FANOUT_COLUMNS, select_for_channel(step, SourceKind.ESCALATION, "email", non_responders(checkin.id))
     )
     return timeline_from_messages(step, SourceKind.ESCALATION, "email")
 
@@ -100,14 +99,12 @@ def escalate_to_emergency_contacts(step: CheckInStep, checkin: CheckIn) -> int:
             not_opted_out("sms", phone),
         )
     )
-    insert_messages(MESSAGE_COLUMNS, select)
+    insert_from_select(FANOUT_COLUMNS, select)
     return timeline_from_messages(step, SourceKind.ESCALATION, "emergency_contact")
 
 
 def escalate_to_community_reps(step: CheckInStep, checkin: CheckIn) -> int:
     """Tell each province's representatives who there has not answered; returns people concerned."""
-    from outreach.messaging.outbound import queue_one
-
     reps_by_province: dict[str, list[User]] = defaultdict(list)
     for rep in db.session.scalars(
         sa.select(User).where(
@@ -136,28 +133,15 @@ def escalate_to_community_reps(step: CheckInStep, checkin: CheckIn) -> int:
         reps = reps_by_province[province]
         for rep in reps:
             sms, subject, body = render_rep_message(rep, title, province, people)
-            queue_one(
-                channel="email",
-                to=rep.email,
-                body=body,
+            notify_user(
+                rep,
+                sms=sms,
                 subject=subject,
+                body=body,
                 source_kind=SourceKind.ESCALATION,
                 source_id=step.id,
-                user_id=rep.id,
-                language=rep.language,
                 queue="default",
             )
-            if rep.phone:
-                queue_one(
-                    channel="sms",
-                    to=rep.phone,
-                    body=sms,
-                    source_kind=SourceKind.ESCALATION,
-                    source_id=step.id,
-                    user_id=rep.id,
-                    language=rep.language,
-                    queue="default",
-                )
         detail = ", ".join(r.name or r.email for r in reps)[:300]
         ids = [p.id for p in people]
         db.session.execute(

@@ -17,11 +17,11 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from outreach.alerts.audience import has_email, sms_phone_id, whatsapp_phone_id
 from outreach.audit import record
 from outreach.extensions import db
+from outreach.messaging.outbound import FANOUT_COLUMNS, insert_from_select
 from outreach.models import (
     Alert,
     Answer,
@@ -43,34 +43,6 @@ log = logging.getLogger(__name__)
 #: ``default`` is served after ``high`` and before ``bulk``, so a 20,000-person reminder never delays
 #: a duty officer's page on ``high`` and never waits behind an alert fan-out on ``bulk``.
 STEP_QUEUE = "default"
-
-
-def insert_messages(columns: list[str], select: sa.Select[Any]) -> int:
-    """``INSERT INTO message … SELECT … ON CONFLICT DO NOTHING``; returns the rows created."""
-    dialect = db.session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(Message).from_select(columns, select).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(Message).from_select(columns, select).on_conflict_do_nothing()
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    result = db.session.execute(stmt)
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
-
-
-MESSAGE_COLUMNS = [
-    "source_kind",
-    "source_id",
-    "person_id",
-    "channel",
-    "to_address",
-    "language",
-    "status",
-    "attempts",
-    "created_at",
-    "updated_at",
-]
 
 
 def not_opted_out(channel: str, address: Any) -> sa.ColumnElement[bool]:
@@ -153,7 +125,7 @@ def send_reminder(step: CheckInStep, checkin: CheckIn, alert: Alert) -> int:
     """Remind everyone who has not answered, on the check-in's channels; returns people reached."""
     conditions = non_responders(checkin.id)
     for channel in alert.channels:
-        insert_messages(MESSAGE_COLUMNS, select_for_channel(step, SourceKind.REMINDER, channel, conditions))
+        insert_from_select(FANOUT_COLUMNS, select_for_channel(step, SourceKind.REMINDER, channel, conditions))
     reached = sa.select(Message.person_id).where(
         Message.source_kind == SourceKind.REMINDER, Message.source_id == step.id
     )

@@ -13,7 +13,7 @@ the address opted out of that channel (then nothing is created) or when a messag
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,9 +21,47 @@ from sqlalchemy.dialects import postgresql, sqlite
 from outreach.extensions import db
 from outreach.messaging.optouts import is_opted_out, normalise_address
 from outreach.messaging.segments import count_segments
-from outreach.models import Message, MessageStatus, SourceKind, utcnow
+from outreach.models import Message, MessageStatus, SourceKind, User, utcnow
 
 MESSAGE = cast(sa.Table, Message.__table__)
+
+#: The columns a set-based fan-out fills; the body stays NULL (rendered at send time).
+FANOUT_COLUMNS = [
+    "source_kind",
+    "source_id",
+    "person_id",
+    "channel",
+    "to_address",
+    "language",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+]
+
+
+def _insert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(MESSAGE)
+    if dialect == "sqlite":
+        return sqlite.insert(MESSAGE)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
+
+
+def insert_from_select(columns: list[str], select: sa.Select[Any], *, on_conflict: bool = True) -> int:
+    """``INSERT INTO message (columns) SELECT …``, by default ``ON CONFLICT DO NOTHING`` (a re-run
+    creates nothing twice); returns the rows created. Pass ``on_conflict=False`` only where no row
+    can exist yet: PostgreSQL's speculative insertion costs about as much again as the insert."""
+    stmt: Any
+    if on_conflict:
+        stmt = (
+            _insert(db.session.get_bind().dialect.name).from_select(columns, select).on_conflict_do_nothing()
+        )
+    else:
+        stmt = sa.insert(MESSAGE).from_select(columns, select)
+    # SQLAlchemy reads an INSERT's rowcount only when asked.
+    result = db.session.execute(stmt, execution_options={"preserve_rowcount": True})
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
 def queue_one(
@@ -82,11 +120,55 @@ def queue_one(
         "updated_at": now,
     }
     db.session.flush()
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MESSAGE)
+    insert = _insert(db.session.get_bind().dialect.name)
     stmt = insert.values(**values).on_conflict_do_nothing().returning(MESSAGE.c.id)
     new_id = db.session.execute(stmt).scalar()
     if new_id is None:
         return None  # same (source, recipient, channel) exists: idempotent
     queue_messages([new_id], queue)
     return db.session.get(Message, new_id)
+
+
+def notify_user(
+    user: User,
+    *,
+    sms: str,
+    subject: str,
+    body: str,
+    source_kind: SourceKind | str,
+    source_id: int,
+    queue: str,
+) -> int:
+    """An SMS (when the staff user has a mobile number) and an e-mail (when they have an address),
+    rendered by the caller in ``user.language``; returns how many were queued (see ``queue_one``)."""
+    queued = 0
+    if user.phone:
+        queued += (
+            queue_one(
+                channel="sms",
+                to=user.phone,
+                body=sms,
+                source_kind=source_kind,
+                source_id=source_id,
+                user_id=user.id,
+                language=user.language,
+                queue=queue,
+            )
+            is not None
+        )
+    if user.email:
+        queued += (
+            queue_one(
+                channel="email",
+                to=user.email,
+                body=body,
+                subject=subject,
+                source_kind=source_kind,
+                source_id=source_id,
+                user_id=user.id,
+                language=user.language,
+                queue=queue,
+            )
+            is not None
+        )
+    return queued
