@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from outreach.cases.operations import split_via, via_label
 from outreach.extensions import db
 from outreach.i18n import for_person_language
-from outreach.models import Case, CaseEvent, Channel, Person, Province, Role, SourceKind, User
+from outreach.models import Case, CaseEvent, Person, Province, Role, SourceKind, User
 
 log = logging.getLogger(__name__)
 
@@ -101,38 +101,22 @@ def render_for(officer: User, case: Case, event: CaseEvent) -> tuple[str, str, s
 
 def notify_duty_officers(case: Case, event: CaseEvent) -> int:
     """Queue an SMS and an e-mail to every duty officer (after commit, on ``high``); returns how many."""
-    from outreach.messaging.outbound import queue_one
+    from outreach.messaging.outbound import notify_user
 
     db.session.flush()  # the event needs its id: it keys the messages
     queued = 0
     officers = duty_officers()
     for officer in officers:
         sms, subject, body = render_for(officer, case, event)
-        if officer.phone:
-            message = queue_one(
-                channel=Channel.SMS.value,
-                to=officer.phone,
-                body=sms,
-                source_kind=SourceKind.CASE_NOTIFY,
-                source_id=event.id,
-                user_id=officer.id,
-                language=officer.language,
-                queue="high",
-            )
-            queued += message is not None
-        if officer.email:
-            message = queue_one(
-                channel=Channel.EMAIL.value,
-                to=officer.email,
-                body=body,
-                subject=subject,
-                source_kind=SourceKind.CASE_NOTIFY,
-                source_id=event.id,
-                user_id=officer.id,
-                language=officer.language,
-                queue="high",
-            )
-            queued += message is not None
+        queued += notify_user(
+            officer,
+            sms=sms,
+            subject=subject,
+            body=body,
+            source_kind=SourceKind.CASE_NOTIFY,
+            source_id=event.id,
+            queue="high",
+        )
     names = ", ".join(o.name or o.email for o in officers) or "-"
     db.session.add(CaseEvent(case_id=case.id, kind="notified", body=names))
     if not officers:
