@@ -6,7 +6,8 @@ Korean by default (English and Khmer one tap away). Abuse is slowed by per-addre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -167,6 +168,25 @@ def _link_problem(exc: LinkError) -> tuple[str, int]:
     return render_template("registry/link_invalid.html", reason=exc.reason, form=form), code
 
 
+ViewResult = str | Response | tuple[str, int]
+
+
+def _self_service(view: Callable[[Person, str], ViewResult]) -> Callable[[str], ViewResult]:
+    """Load the person a self-service link names — or say why the link does not work — and answer
+    in that person's language."""
+
+    @functools.wraps(view)
+    def wrapper(token: str) -> ViewResult:
+        try:
+            person = load_person(token)
+        except LinkError as exc:
+            return _link_problem(exc)
+        with _person_language(person):
+            return view(person, token)
+
+    return wrapper
+
+
 def _me_page(person: Person, token: str, **forms: object) -> str:
     details = forms.get("details") or SelfServiceForm(formdata=None)
     if "details" not in forms:
@@ -195,28 +215,24 @@ def _me_page(person: Person, token: str, **forms: object) -> str:
 
 @bp.route("/me/<token>", methods=["GET", "POST"])
 @limiter.limit(_register_limit, methods=["POST"], error_message=_too_many)
-def me(token: str) -> str | Response | tuple[str, int]:
-    try:
-        person = load_person(token)
-    except LinkError as exc:
-        return _link_problem(exc)
-    with _person_language(person):
-        form = SelfServiceForm()
-        if request.method == "POST":
-            if form.validate_on_submit() and not form.date_errors():
-                try:
-                    clean = validate(form.to_input(), person=person)
-                    changed = update_person(person, clean.values, phones=clean.phones, via="self_service")
-                    db.session.commit()
-                except RegistryError as exc:
-                    db.session.rollback()
-                    form.show_errors(exc)
-                else:
-                    return _saved(token, bool(changed))
+@_self_service
+def me(person: Person, token: str) -> ViewResult:
+    form = SelfServiceForm()
+    if request.method == "POST":
+        if form.validate_on_submit() and not form.date_errors():
+            try:
+                clean = validate(form.to_input(), person=person)
+                changed = update_person(person, clean.values, phones=clean.phones, via="self_service")
+                db.session.commit()
+            except RegistryError as exc:
+                db.session.rollback()
+                form.show_errors(exc)
             else:
-                form.date_errors()
-            return _me_page(person, token, details=form)
-        return _me_page(person, token)
+                return _saved(token, bool(changed))
+        else:
+            form.date_errors()
+        return _me_page(person, token, details=form)
+    return _me_page(person, token)
 
 
 def _saved(token: str, changed: bool) -> Response:
@@ -225,66 +241,54 @@ def _saved(token: str, changed: bool) -> Response:
 
 @bp.post("/me/<token>/departure")
 @limiter.limit(_register_limit, error_message=_too_many)
-def me_departure(token: str) -> str | Response | tuple[str, int]:
-    try:
-        person = load_person(token)
-    except LinkError as exc:
-        return _link_problem(exc)
-    with _person_language(person):
-        form = DepartureForm()
-        if form.validate_on_submit():
-            value = form.departure_date.date()
-            if value is None:
-                form.departure_date.errors = [_("Enter the date as YYYY-MM-DD, e.g. 2025-12-31.")]
+@_self_service
+def me_departure(person: Person, token: str) -> ViewResult:
+    form = DepartureForm()
+    if form.validate_on_submit():
+        value = form.departure_date.date()
+        if value is None:
+            form.departure_date.errors = [_("Enter the date as YYYY-MM-DD, e.g. 2025-12-31.")]
+        else:
+            try:
+                set_departure(person, value)
+                db.session.commit()
+            except RegistryError as exc:
+                db.session.rollback()
+                form.departure_date.errors = [str(e.message) for e in exc.errors]
             else:
-                try:
-                    set_departure(person, value)
-                    db.session.commit()
-                except RegistryError as exc:
-                    db.session.rollback()
-                    form.departure_date.errors = [str(e.message) for e in exc.errors]
-                else:
-                    return _saved(token, True)
-        return _me_page(person, token, departure=form)
+                return _saved(token, True)
+    return _me_page(person, token, departure=form)
 
 
 @bp.post("/me/<token>/channels")
 @limiter.limit(_register_limit, error_message=_too_many)
-def me_channels(token: str) -> str | Response | tuple[str, int]:
-    try:
-        person = load_person(token)
-    except LinkError as exc:
-        return _link_problem(exc)
-    with _person_language(person):
-        form = ChannelsForm()
-        if not form.validate_on_submit():
-            return _me_page(person, token, channels=form)
-        out = opted_out_channels(person)
-        for channel in ("sms", "whatsapp", "email"):
-            wanted = bool(getattr(form, channel).data)
-            if not wanted and channel not in out:
-                set_opt_out(person, channel, source="self_service")
-            elif wanted and channel in out:
-                clear_opt_out(person, channel, source="self_service")
-        db.session.commit()
-        return _saved(token, True)
+@_self_service
+def me_channels(person: Person, token: str) -> ViewResult:
+    form = ChannelsForm()
+    if not form.validate_on_submit():
+        return _me_page(person, token, channels=form)
+    out = opted_out_channels(person)
+    for channel in ("sms", "whatsapp", "email"):
+        wanted = bool(getattr(form, channel).data)
+        if not wanted and channel not in out:
+            set_opt_out(person, channel, source="self_service")
+        elif wanted and channel in out:
+            clear_opt_out(person, channel, source="self_service")
+    db.session.commit()
+    return _saved(token, True)
 
 
 @bp.route("/me/<token>/delete", methods=["GET", "POST"])
 @limiter.limit(_register_limit, methods=["POST"], error_message=_too_many)
-def me_delete(token: str) -> str | Response | tuple[str, int]:
-    try:
-        person = load_person(token)
-    except LinkError as exc:
-        return _link_problem(exc)
-    with _person_language(person):
-        form = DeleteForm()
-        if form.validate_on_submit():
-            language = person.language
-            delete_registration(person, via="self_service")
-            db.session.commit()
-            return redirect(url_for("register.deleted", lang=language))
-        return render_template("registry/delete.html", person=person, token=token, form=form)
+@_self_service
+def me_delete(person: Person, token: str) -> ViewResult:
+    form = DeleteForm()
+    if form.validate_on_submit():
+        language = person.language
+        delete_registration(person, via="self_service")
+        db.session.commit()
+        return redirect(url_for("register.deleted", lang=language))
+    return render_template("registry/delete.html", person=person, token=token, form=form)
 
 
 @bp.get("/register/deleted")
