@@ -35,7 +35,7 @@ from outreach.models import (
 )
 from outreach.web.api import api
 from outreach.web.api.auth import api_user
-from outreach.web.api.errors import ApiError, validation_error
+from outreach.web.api.errors import ApiError, get_or_404, validation_error
 from outreach.web.api.routing import endpoint
 from outreach.web.api.schemas import ApiModel, OutModel, PageOut, QueryModel, Timestamp, page_envelope
 from outreach.web.pagination import paginate
@@ -264,10 +264,7 @@ def alert_detail(alert: Alert) -> AlertDetail:
 
 
 def get_alert(alert_id: int) -> Alert:
-    alert = db.session.get(Alert, alert_id)
-    if alert is None:
-        raise ApiError(404, NOT_FOUND)
-    return alert
+    return get_or_404(Alert, alert_id, NOT_FOUND)
 
 
 def compose_field(name: str | None) -> str:

@@ -17,7 +17,7 @@ from outreach.extensions import db
 from outreach.models import Case, CaseEvent, CaseStatus, Person, User
 from outreach.web.api import api
 from outreach.web.api.auth import api_user
-from outreach.web.api.errors import ApiError, validation_error
+from outreach.web.api.errors import ApiError, get_or_404, validation_error
 from outreach.web.api.routing import endpoint
 from outreach.web.api.schemas import ApiModel, Id, OutModel, PageOut, QueryModel, Timestamp, page_envelope
 from outreach.web.pagination import paginate
@@ -129,10 +129,7 @@ def case_detail(case: Case) -> CaseDetail:
 
 
 def _get(case_id: int) -> Case:
-    case = db.session.get(Case, case_id)
-    if case is None:
-        raise ApiError(404, NOT_FOUND)
-    return case
+    return get_or_404(Case, case_id, NOT_FOUND)
 
 
 @endpoint(

@@ -36,7 +36,7 @@ from outreach.models import (
 from outreach.web.api import api
 from outreach.web.api.alerts import AudienceIn, compose_field
 from outreach.web.api.auth import api_user
-from outreach.web.api.errors import ApiError, validation_error
+from outreach.web.api.errors import ApiError, get_or_404, validation_error
 from outreach.web.api.routing import endpoint
 from outreach.web.api.schemas import ApiModel, Id, OutModel, PageOut, QueryModel, Timestamp, page_envelope
 from outreach.web.pagination import paginate
@@ -171,10 +171,7 @@ def response_out(
 
 
 def _get(checkin_id: int) -> CheckIn:
-    checkin = db.session.get(CheckIn, checkin_id)
-    if checkin is None:
-        raise ApiError(404, NOT_FOUND)
-    return checkin
+    return get_or_404(CheckIn, checkin_id, NOT_FOUND)
 
 
 def checkin_out(checkin: CheckIn) -> CheckInOut:

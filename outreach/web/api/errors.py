@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response
 from werkzeug.exceptions import HTTPException
@@ -42,6 +42,17 @@ class ApiError(Exception):
         self.errors = [dict(e) for e in errors] if errors is not None else None
         self.headers = dict(headers or {})
         self.title = title
+
+
+T = TypeVar("T")
+
+
+def get_or_404(model: type[T], ident: int, detail: str) -> T:
+    """The row of ``model`` with this primary key, or a 404 saying ``detail``."""
+    row = db.session.get(model, ident)
+    if row is None:
+        raise ApiError(404, detail)
+    return row
 
 
 def validation_error(
