@@ -1,11 +1,12 @@
 """Benchmark: alert fan-out and sending, with PostgreSQL, Redis, two worker processes and the fake Twilio.
 
-    .venv/bin/python bench/dispatch.py [--fanout 100000] [--messages 20000] [--cap 150] [--keep]
+    .venv/bin/python bench/dispatch.py [--fanout 100000] [--history 3] [--messages 20000] [--cap 150] [--keep]
 
 Prints, each on its own line:
 
 1. fan-out: from the click (the ``send`` commit) until all 100,000 Message rows are written and all send
-   jobs are queued (the ``dispatch_alert`` job, run here in-process before any worker starts);
+   jobs are queued (the ``dispatch_alert`` job, run here in-process before any worker starts), with
+   the messages of ``--history`` earlier alerts to the same people already in the table, as in use;
 2. send rate with 0 ms and with 150 ms provider latency: messages the fake Twilio accepted per second,
    from its first to its last accepted message, with two ``worker.py --simple`` processes;
 3. peak worker memory: the largest ``VmHWM`` (peak resident set) of any worker process;
@@ -148,6 +149,30 @@ def fill_people(count: int, province: str) -> None:
     db.session.execute(sa.text(PHONES), {"province": province})
     db.session.commit()
     db.session.execute(sa.text("ANALYZE person; ANALYZE phone_number"))
+    db.session.commit()
+
+
+HISTORY = """
+INSERT INTO message (source_kind, source_id, person_id, channel, to_address, language, body, status,
+                     provider_sid, attempts, segments, created_at, claimed_at, sent_at, delivered_at,
+                     updated_at)
+SELECT 'alert', :alert_id, p.id, 'sms', n.e164, p.language, 'earlier alert', 'delivered',
+       'SMbench' || :alert_id || '-' || p.id, 1, 1, now(), now(), now(), now(), now()
+FROM person p JOIN phone_number n ON n.person_id = p.id
+WHERE p.province_code = :province
+"""
+
+
+def earlier_alert(province: str, author_id: int) -> None:
+    """A completed alert with a delivered message to everyone in ``province``, written set-based."""
+    from outreach.models import Alert, AlertStatus
+
+    alert = Alert(title="Earlier", status=AlertStatus.COMPLETED, channels=["sms"], created_by_id=author_id)
+    db.session.add(alert)
+    db.session.flush()
+    db.session.execute(sa.text(HISTORY), {"alert_id": alert.id, "province": province})
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE message"))
     db.session.commit()
 
 
@@ -299,6 +324,9 @@ def main() -> int:
         "--concurrency", type=int, default=defaults.SEND_CONCURRENCY, help="SEND_CONCURRENCY of each worker"
     )
     parser.add_argument("--batch", type=int, default=defaults.SEND_BATCH_SIZE, help="SEND_BATCH_SIZE")
+    parser.add_argument(
+        "--history", type=int, default=3, help="earlier alerts to the fan-out's people already in the table"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
@@ -343,6 +371,10 @@ def main() -> int:
             fill_people(args.messages, "KH-17")
             fill_people(args.cap_messages, "KH-18")
             log(f"registry filled in {time.monotonic() - t:.1f} s")
+            t = time.monotonic()
+            for _ in range(args.history):
+                earlier_alert("KH-12", author_id)
+            log(f"{args.history} earlier alerts' messages written in {time.monotonic() - t:.1f} s")
 
             # 1. Fan-out: the click, then the dispatch job (no worker running yet, so nothing competes).
             fan_id = approved_alert("Fan-out", "KH-12", KOREAN_ONE_SEGMENT, author_id, approver_id)
