@@ -33,11 +33,12 @@ so a retry enqueued twice is still sent once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -339,11 +340,24 @@ class _Outcomes:
             _enqueue_now_or_later(ids, name, self.retry_at)
 
 
+#: The queue the running batch belongs to: its job's, or — for a batch run outside a job — each
+#: source's, resolved once before the hand-off (which must not touch the database).
 _job_queue: threading.local = threading.local()
 
 
+def _resolve_queues(claimed: Sequence[ClaimedMessage]) -> dict[tuple[str, int], str]:
+    sources = {(str(m.source_kind), m.source_id) for m in claimed}
+    return {(kind, source_id): default_queue(kind, source_id) for kind, source_id in sources}
+
+
 def _queue_for(msg: ClaimedMessage) -> str:
-    return getattr(_job_queue, "name", None) or default_queue(msg.source_kind, msg.source_id)
+    name = getattr(_job_queue, "name", None)
+    if name:
+        return str(name)
+    resolved = getattr(_job_queue, "by_source", None) or {}
+    return resolved.get((str(msg.source_kind), msg.source_id)) or default_queue(
+        msg.source_kind, msg.source_id
+    )
 
 
 class _Guards:
@@ -382,6 +396,7 @@ def send_batch(message_ids: Sequence[int], *, queue_name: str | None = None) -> 
     if not claimed:
         return report
     _job_queue.name = queue_name or _current_queue_name()
+    _job_queue.by_source = {} if _job_queue.name else _resolve_queues(claimed)
     try:
         guards = _Guards()
         checked = _Outcomes(settings)
@@ -398,6 +413,7 @@ def send_batch(message_ids: Sequence[int], *, queue_name: str | None = None) -> 
         handed.enqueue()
     finally:
         _job_queue.name = None
+        _job_queue.by_source = None
     log.info("send batch: %s", report.as_dict())
     return report
 
@@ -623,6 +639,7 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
             ).scalars()
         )
     requeue: dict[str, list[int]] = {}
+    queue_of = functools.cache(default_queue)  # one lookup per source, not per message
     for row, candidates in decisions:
         guard = MESSAGE.c.claimed_at == row.claimed_at
         free = [(sid, segments) for sid, segments in candidates if sid not in taken]
@@ -646,10 +663,10 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
                 "message %s: the provider's matching copies belong to other messages; re-sending", row.id
             )
         if status.transition(row.id, S.PENDING, guard=guard, next_attempt_at=None):
-            requeue.setdefault(default_queue(row.source_kind, row.source_id), []).append(row.id)
+            requeue.setdefault(queue_of(row.source_kind, row.source_id), []).append(row.id)
             report.requeued += 1
 
-    report.orphaned_retries = _requeue_orphaned_retries(requeue)
+    report.orphaned_retries = _requeue_orphaned_retries(requeue, queue_of)
     for name, ids in requeue.items():
         queue_messages(ids, name)
     db.session.commit()
@@ -658,7 +675,9 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
     return report
 
 
-def _requeue_orphaned_retries(requeue: dict[str, list[int]]) -> int:
+def _requeue_orphaned_retries(
+    requeue: dict[str, list[int]], queue_of: Callable[[SourceKind | str, int], str]
+) -> int:
     """Pending retries overdue by ``ORPHAN_RETRY_SECONDS``: their scheduled job was lost. Bumps
     ``next_attempt_at`` to now so that one lost job leads to one re-enqueue per period, not one per run."""
     now = utcnow()
@@ -673,7 +692,7 @@ def _requeue_orphaned_retries(requeue: dict[str, list[int]]) -> int:
         .returning(MESSAGE.c.id, MESSAGE.c.source_kind, MESSAGE.c.source_id)
     ).all()
     for row in ids:
-        requeue.setdefault(default_queue(row.source_kind, row.source_id), []).append(row.id)
+        requeue.setdefault(queue_of(row.source_kind, row.source_id), []).append(row.id)
     return len(ids)
 
 
