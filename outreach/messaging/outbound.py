@@ -142,33 +142,21 @@ def notify_user(
     """An SMS (when the staff user has a mobile number) and an e-mail (when they have an address),
     rendered by the caller in ``user.language``; returns how many were queued (see ``queue_one``)."""
     queued = 0
-    if user.phone:
-        queued += (
-            queue_one(
-                channel="sms",
-                to=user.phone,
-                body=sms,
+    for channel, address, text, title in (
+        ("sms", user.phone, sms, None),
+        ("email", user.email, body, subject),
+    ):
+        if address:
+            message = queue_one(
+                channel=channel,
+                to=address,
+                body=text,
+                subject=title,
                 source_kind=source_kind,
                 source_id=source_id,
                 user_id=user.id,
                 language=user.language,
                 queue=queue,
             )
-            is not None
-        )
-    if user.email:
-        queued += (
-            queue_one(
-                channel="email",
-                to=user.email,
-                body=body,
-                subject=subject,
-                source_kind=source_kind,
-                source_id=source_id,
-                user_id=user.id,
-                language=user.language,
-                queue=queue,
-            )
-            is not None
-        )
+            queued += message is not None
     return queued
