@@ -47,6 +47,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from flask import current_app
 
+from outreach.config import Settings
 from outreach.extensions import db, queue
 from outreach.jobs import enqueue_after_commit
 from outreach.messaging import status
@@ -103,14 +104,15 @@ def default_queue(source_kind: SourceKind | str, source_id: int | None = None) -
 
 @dataclass(frozen=True)
 class SendSettings:
-    batch_size: int = 400
-    concurrency: int = 64
-    max_attempts: int = 5
-    retry_base_seconds: float = 30.0
-    retry_max_seconds: float = 1800.0
-    stuck_seconds: int = 300
-    #: Longest a batch waits on the rate limiter for one message before re-queueing the rest.
-    rate_wait_seconds: float = 30.0
+    """The send settings of ``outreach.config.Settings`` (documented there), with their defaults."""
+
+    batch_size: int = Settings.SEND_BATCH_SIZE
+    concurrency: int = Settings.SEND_CONCURRENCY
+    max_attempts: int = Settings.SEND_MAX_ATTEMPTS
+    retry_base_seconds: float = Settings.SEND_RETRY_BASE_SECONDS
+    retry_max_seconds: float = Settings.SEND_RETRY_MAX_SECONDS
+    stuck_seconds: int = Settings.SENDING_STUCK_SECONDS
+    rate_wait_seconds: float = Settings.SEND_RATE_WAIT_SECONDS
 
     @property
     def hand_off_budget(self) -> float:

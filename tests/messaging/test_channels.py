@@ -197,7 +197,7 @@ def test_one_client_per_thread(twilio_app: Flask, fake_twilio: FakeTwilio) -> No
     finally:
         channel.close()
     assert all(r.outcome is Outcome.SENT for r in results)
-    assert 1 <= clients <= 4
+    assert 0 < clients <= 4  # one HTTP client per sending thread, never one per message
     assert len(fake_twilio.sent()) == 8
 
 
