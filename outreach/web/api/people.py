@@ -162,21 +162,10 @@ class PersonPage(PageOut):
     items: list[PersonOut]
 
 
+#: What the API shows of a person: what a registration sets, and the record around it.
 _COLUMNS = (
     "id",
-    "name_ko",
-    "name_latin",
-    "email",
-    "language",
-    "province_code",
-    "district_note",
-    "status",
-    "arrival_date",
-    "departure_date",
-    "emergency_name",
-    "emergency_phone",
-    "emergency_relation",
-    "emergency_contact_consent",
+    *registry.EDITABLE_COLUMNS,
     "consent_at",
     "consent_method",
     "consent_version",
