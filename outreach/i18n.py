@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_login import current_user
 
 #: Languages residents can choose. Korean first: it is the default everywhere.
@@ -56,32 +58,40 @@ def for_person_language(language: str | None) -> Iterator[str]:
         yield lang
 
 
-def missing_catalogs() -> list[str]:
-    """Locales whose compiled catalog is missing or older than its source ``.po``."""
+def missing_catalogs(translations_dir: Path = TRANSLATIONS_DIR) -> list[str]:
+    """Locales whose compiled catalog is missing or does not hold what its source ``.po`` says.
+
+    Judged by content, never by file times: a git checkout writes files in index order, so the
+    ``.mo`` is often "older" than its ``.po`` although both hold the same messages, and Babel's
+    bytes differ between its versions. What matters is whether people would read the texts the
+    ``.po`` holds.
+    """
     problems = []
     for lang in LOCALES:
         if lang == "en":
             continue  # English is the source language; its catalog is optional
-        po = TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"
+        po = translations_dir / lang / "LC_MESSAGES" / "messages.po"
         mo = po.with_suffix(".mo")
         if not po.exists() or not mo.exists():
             problems.append(f"{lang}: missing {'messages.po' if not po.exists() else 'messages.mo'}")
-        elif mo.stat().st_mtime < po.stat().st_mtime and mo.read_bytes() != compile_catalog_bytes(po):
-            problems.append(f"{lang}: messages.mo is older than messages.po (run pybabel compile)")
+        elif compiled_messages(mo) != translated_messages(po):
+            problems.append(f"{lang}: messages.mo does not match messages.po (run pybabel compile)")
     return problems
 
 
-def compile_catalog_bytes(po: Path) -> bytes:
-    from io import BytesIO
+MessageKey = tuple[str | None, str | tuple[str, ...]]
 
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
 
+def translated_messages(po: Path) -> dict[MessageKey, object]:
+    """What a compiled ``.po`` would hold: translated, non-fuzzy messages by (context, id)."""
     with po.open("rb") as fh:
-        catalog = read_po(fh)
-    out = BytesIO()
-    write_mo(out, catalog)
-    return out.getvalue()
+        return {(m.context, m.id): m.string for m in read_po(fh) if m.id and m.string and not m.fuzzy}
+
+
+def compiled_messages(mo: Path) -> dict[MessageKey, object]:
+    """The messages a compiled ``.mo`` holds, by (context, id)."""
+    with mo.open("rb") as fh:
+        return {(m.context, m.id): m.string for m in read_mo(fh) if m.id}
 
 
 def check_catalogs(app: Flask) -> None:
@@ -91,8 +101,6 @@ def check_catalogs(app: Flask) -> None:
 
 
 def current_language() -> str:
-    from flask_babel import get_locale
-
     locale = get_locale()
     return str(locale.language) if locale else DEFAULT_LOCALE
 
@@ -109,9 +117,11 @@ __all__ = [
     "LOCALES",
     "STAFF_LOCALES",
     "check_catalogs",
+    "compiled_messages",
     "current_app",
     "for_person_language",
     "missing_catalogs",
     "normalise_language",
     "select_locale",
+    "translated_messages",
 ]

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from functools import cache
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
-from babel.messages.mofile import read_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 from flask import Flask
 
 from outreach.i18n import (
     LOCALES,
     TRANSLATIONS_DIR,
-    compile_catalog_bytes,
+    check_catalogs,
+    compiled_messages,
     for_person_language,
     missing_catalogs,
+    translated_messages,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,14 +54,50 @@ def catalog(lang: str) -> dict[str, object]:
 def test_catalog_compiled_and_current(lang: str) -> None:
     assert missing_catalogs() == []
     po = TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"
-    mo = po.with_suffix(".mo")
-    # The committed .mo must be exactly what the .po compiles to: a stale .mo shows old texts.
-    with mo.open("rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+    # The committed .mo must hold exactly what the .po compiles to: a stale .mo shows old texts.
+    expected = translated_messages(po)
+    assert len(expected) > 100
+    assert compiled_messages(po.with_suffix(".mo")) == expected
+
+
+def _copy_translations(tmp_path: Path) -> Path:
+    target = tmp_path / "translations"
+    shutil.copytree(TRANSLATIONS_DIR, target)
+    return target
+
+
+def test_catalog_check_ignores_file_times(tmp_path: Path) -> None:
+    """A checkout that writes the .po after the .mo is not stale (the check once read mtimes)."""
+    translations = _copy_translations(tmp_path)
+    for lang in LOCALES:
+        po = translations / lang / "LC_MESSAGES" / "messages.po"
+        mo = po.with_suffix(".mo")
+        os.utime(mo, (1_000_000_000, 1_000_000_000))
+        os.utime(po, (2_000_000_000, 2_000_000_000))
+    assert missing_catalogs(translations) == []
+
+
+def test_catalog_check_reports_a_changed_translation(tmp_path: Path) -> None:
+    translations = _copy_translations(tmp_path)
+    po = translations / "km" / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as fh:
-        expected = {m.id: m.string for m in read_po(fh) if m.id and m.string and not m.fuzzy}
-    assert compiled == expected
-    assert compile_catalog_bytes(po)
+        catalog = read_po(fh)
+    message = catalog["Outbox"]
+    assert message is not None and message.string
+    message.string = "changed, not compiled"
+    with po.open("wb") as fh:
+        write_po(fh, catalog)
+    # An older .mo would have been excused by the old mtime rule; content decides now.
+    os.utime(po, (1_000_000_000, 1_000_000_000))
+    problems = missing_catalogs(translations)
+    assert [p.split(":")[0] for p in problems] == ["km"]
+    assert "messages.mo does not match messages.po" in problems[0]
+
+
+def test_catalog_check_reports_a_missing_mo(tmp_path: Path) -> None:
+    translations = _copy_translations(tmp_path)
+    (translations / "ko" / "LC_MESSAGES" / "messages.mo").unlink()
+    assert missing_catalogs(translations) == ["ko: missing messages.mo"]
 
 
 @pytest.mark.parametrize("lang", [lang for lang in LOCALES if lang != "en"])
@@ -88,3 +127,10 @@ def test_rendering_follows_the_persons_language(app: Flask) -> None:
     assert en == "Outbox"
     assert ko != en and ko == fallback  # unknown languages fall back to Korean
     assert km not in (en, ko)
+
+
+def test_start_up_check_is_quiet_on_a_fresh_checkout(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """The app's start-up check and the test above agree: the committed catalogs raise no warning."""
+    with caplog.at_level("WARNING"):
+        check_catalogs(app)
+    assert [r.getMessage() for r in caplog.records if "translation catalog" in r.getMessage()] == []
