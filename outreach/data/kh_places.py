@@ -54,7 +54,8 @@ PLACES: tuple[Place, ...] = (
         "포이펫",
         "Poipet",
         ("포이펫시", "Paoy Paet", "Krong Poipet"),
-        "Poipet, the border city facing Aranyaprathet (Thailand), is Krong Paoy Paet (0110) in Banteay Meanchey.",
+        "Poipet, the border city facing Aranyaprathet (Thailand), is Krong Paoy Paet (0110) in"
+        " Banteay Meanchey.",
     ),
     Place(
         "0709",

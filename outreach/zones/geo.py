@@ -151,7 +151,7 @@ def _index() -> _Index:
         children.setdefault(a.parent_code, []).append(a)
     keys: list[tuple[str, Area]] = []
     for a in areas:
-        names = {a.name_en, a.name_km, *(a.name_ko,) * bool(a.name_ko), *a.aliases}
+        names = {a.name_en, a.name_km, *a.aliases, *([a.name_ko] if a.name_ko else [])}
         keys.extend((search_key(n), a) for n in names if search_key(n))
     return _Index(
         by_code=by_code,
@@ -172,7 +172,7 @@ def normalise_code(code: str | None) -> str | None:
     if raw.startswith("KH"):
         digits = raw[2:].lstrip("- ")
         return f"KH-{int(digits)}" if digits.isdigit() and 0 < int(digits) < 100 else None
-    if raw.isdigit() and len(raw) <= 2:
+    if raw.isdigit() and len(raw) <= 3:
         return f"KH-{int(raw)}" if int(raw) > 0 else None
     if raw.isdigit() and len(raw) in (4, 6):
         return raw

@@ -102,7 +102,7 @@ def _fill(level: AdvisoryLevel | None, prefix: str) -> str:
 
 def _check_level(code: str, level: object) -> AdvisoryLevel | None:
     if level is None or level in LEVELS:
-        return level  # type: ignore[return-value]  # checked against LEVELS just above
+        return level
     raise ValueError(f"advisory level for {code} must be 1, 2, 3, 4, 'special' or None, not {level!r}")
 
 
@@ -252,7 +252,8 @@ def render_map(
         f'<rect width="5" height="10" fill="{SPECIAL_STRIPES[1]}"/></pattern>'
         f"<style>.advisory-map .count text{{font-size:13px;font-weight:600;fill:#111}}"
         f".advisory-map .note{{font-size:12px;fill:#444}}</style></defs>"
-        f'<g class="provinces" stroke="#ffffff" stroke-width="0.9" stroke-linejoin="round">{"".join(paths)}</g>'
+        f'<g class="provinces" stroke="#ffffff" stroke-width="0.9" stroke-linejoin="round">'
+        f"{''.join(paths)}</g>"
         f'<g class="markers">{"".join(markers)}</g><g class="counts">{"".join(badges)}</g>'
         f'<g class="legend">{"".join(legend)}</g></svg>'
     )
@@ -271,9 +272,7 @@ def _short_level(level: AdvisoryLevel | None) -> str:
     return names[level]
 
 
-def _describe(
-    level_of: Mapping[str, AdvisoryLevel | None], counts: Mapping[str, int], language: str
-) -> str:
+def _describe(level_of: Mapping[str, AdvisoryLevel | None], counts: Mapping[str, int], language: str) -> str:
     """The map in words, for screen readers: each level with its areas, then the counts."""
     parts: list[str] = []
     for level in (4, 3, "special", 2, 1):

