@@ -51,7 +51,12 @@ LEGEND_TOP_GAP = 14.0
 
 def level_name(level: AdvisoryLevel | None) -> str:
     """The level's words in the current locale, as the Ministry names them."""
-    names = {
+    return _level_names()[level]
+
+
+def _level_names() -> dict[AdvisoryLevel | None, str]:
+    # Built once per render: a gettext call costs microseconds, and a map needs dozens of them.
+    return {
         1: _("Level 1: travel with caution"),
         2: _("Level 2: avoid non-essential travel"),
         3: _("Level 3: leave the area"),
@@ -59,7 +64,6 @@ def level_name(level: AdvisoryLevel | None) -> str:
         "special": _("Special travel advisory"),
         None: _("No advisory"),
     }
-    return names[level]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,7 @@ def render_map(
 
     p = id_prefix
     out: list[str] = []
+    names = _level_names()
     map_title = title or _("Korea's travel advisories for Cambodia")
 
     # Provinces with outlines.
@@ -163,7 +168,7 @@ def render_map(
     for shape in base.provinces:
         a = geo.area(shape.code)
         level = level_of.get(shape.code)
-        tip = f"{a.name(language)}: {level_name(level)}"
+        tip = f"{a.name(language)}: {names[level]}"
         if shape.code in normalised_counts:
             n = normalised_counts[shape.code]
             tip += " · " + ngettext("%(num)s person", "%(num)s people", n)
@@ -199,7 +204,7 @@ def render_map(
             unplaced += 1
         level = level_of.get(code)
         where = geo.label(a, language)
-        tip = f"{where}: {level_name(level)}"
+        tip = f"{where}: {names[level]}"
         if code in normalised_counts:
             tip += " · " + ngettext("%(num)s person", "%(num)s people", normalised_counts[code])
         if not exact:
@@ -225,13 +230,14 @@ def render_map(
     top = base.height + LEGEND_TOP_GAP
     col_w = base.width / 3
     entries: list[AdvisoryLevel | None] = [1, 2, 3, 4, "special", None]
+    short = _short_levels()
     for i, level in enumerate(entries):
         lx = 8 + (i % 3) * col_w
         ly = top + (i // 3) * LEGEND_ROW
         legend.append(
             f'<rect x="{lx:.1f}" y="{ly:.1f}" width="20" height="20" rx="3" fill="{_fill(level, p)}" '
             f'stroke="#555555" stroke-width="0.8"/>'
-            f'<text x="{lx + 26:.1f}" y="{ly + 15:.1f}">{escape(_short_level(level))}</text>'
+            f'<text x="{lx + 26:.1f}" y="{ly + 15:.1f}">{escape(short[level])}</text>'
         )
     note_y = top + 2 * LEGEND_ROW + 12
     legend.append(
@@ -241,7 +247,7 @@ def render_map(
     )
     height = note_y + 10
 
-    desc = _describe(level_of, normalised_counts, language)
+    desc = _describe(level_of, normalised_counts, language, names)
     out.append(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {base.width:g} {height:.0f}" '
         f'width="100%" class="advisory-map" role="img" aria-labelledby="{p}-title {p}-desc" '
@@ -260,8 +266,8 @@ def render_map(
     return Markup("".join(out))
 
 
-def _short_level(level: AdvisoryLevel | None) -> str:
-    names = {
+def _short_levels() -> dict[AdvisoryLevel | None, str]:
+    return {
         1: _("1 Caution"),
         2: _("2 Avoid travel"),
         3: _("3 Leave"),
@@ -269,16 +275,20 @@ def _short_level(level: AdvisoryLevel | None) -> str:
         "special": _("Special advisory"),
         None: _("No advisory"),
     }
-    return names[level]
 
 
-def _describe(level_of: Mapping[str, AdvisoryLevel | None], counts: Mapping[str, int], language: str) -> str:
+def _describe(
+    level_of: Mapping[str, AdvisoryLevel | None],
+    counts: Mapping[str, int],
+    language: str,
+    names: Mapping[AdvisoryLevel | None, str],
+) -> str:
     """The map in words, for screen readers: each level with its areas, then the counts."""
     parts: list[str] = []
     for level in (4, 3, "special", 2, 1):
-        names = [geo.label(geo.area(c), language) for c, lv in level_of.items() if lv == level]
-        if names:
-            parts.append(f"{level_name(level)}: {'; '.join(sorted(names))}.")
+        areas = [geo.label(geo.area(c), language) for c, lv in level_of.items() if lv == level]
+        if areas:
+            parts.append(f"{names[level]}: {'; '.join(sorted(areas))}.")
     if not parts:
         parts.append(_("No area is under an advisory."))
     else:
