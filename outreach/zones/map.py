@@ -239,13 +239,15 @@ def render_map(
             f'stroke="#555555" stroke-width="0.8"/>'
             f'<text x="{lx + 26:.1f}" y="{ly + 15:.1f}">{escape(short[level])}</text>'
         )
-    note_y = top + 2 * LEGEND_ROW + 12
+    note_y = top + 2 * LEGEND_ROW + 14
+    # Outside the f-string: Babel's extractor does not look inside f-string expressions.
+    marker_note = _("● a city or area inside a province")
+    credits = _("Outlines: Natural Earth. Places: GeoNames (CC BY 4.0).")
     legend.append(
-        f'<text x="8" y="{note_y:.1f}" class="note">{escape(_("● a city or area inside a province"))}</text>'
-        f'<text x="{base.width - 8:.1f}" y="{note_y:.1f}" class="note" text-anchor="end">'
-        f"{escape(_('Outlines: Natural Earth. Places: GeoNames (CC BY 4.0).'))}</text>"
+        f'<text x="8" y="{note_y:.1f}" class="note">{escape(marker_note)}</text>'
+        f'<text x="8" y="{note_y + 18:.1f}" class="note">{escape(credits)}</text>'
     )
-    height = note_y + 10
+    height = note_y + 26
 
     desc = _describe(level_of, normalised_counts, language, names)
     out.append(
@@ -257,7 +259,7 @@ def render_map(
         f'patternTransform="rotate(45)"><rect width="10" height="10" fill="{SPECIAL_STRIPES[0]}"/>'
         f'<rect width="5" height="10" fill="{SPECIAL_STRIPES[1]}"/></pattern>'
         f"<style>.advisory-map .count text{{font-size:13px;font-weight:600;fill:#111}}"
-        f".advisory-map .note{{font-size:12px;fill:#444}}</style></defs>"
+        f".advisory-map .note{{font-size:13px;fill:#444}}</style></defs>"
         f'<g class="provinces" stroke="#ffffff" stroke-width="0.9" stroke-linejoin="round">'
         f"{''.join(paths)}</g>"
         f'<g class="markers">{"".join(markers)}</g><g class="counts">{"".join(badges)}</g>'

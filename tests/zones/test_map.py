@@ -164,3 +164,9 @@ def test_the_template_macro_embeds_the_svg_unescaped_with_an_escaped_caption(app
         )
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html
     assert "As of &lt;today&gt;" in html
+
+
+def test_the_legend_notes_are_translated_too(app: Flask) -> None:
+    root = _render(app, lang="ko")
+    notes = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "note"]
+    assert notes == ["● 주 안의 도시·지역", "경계: Natural Earth. 지명 위치: GeoNames (CC BY 4.0)."]
