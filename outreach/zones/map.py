@@ -105,7 +105,8 @@ def _fill(level: AdvisoryLevel | None, prefix: str) -> str:
 
 
 def _check_level(code: str, level: object) -> AdvisoryLevel | None:
-    if level is None or level in LEVELS:
+    # bool is an int in Python (True == 1): refuse it rather than paint a province blue.
+    if level is None or (level in LEVELS and not isinstance(level, bool)):
         return level
     raise ValueError(f"advisory level for {code} must be 1, 2, 3, 4, 'special' or None, not {level!r}")
 
@@ -155,8 +156,10 @@ def render_map(
         a = geo.get(code)
         if a is None:
             raise ValueError(f"unknown area code {code!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"count for {a.code} must be a whole number of people, not {n!r}")
         areas.setdefault(a.code, a)
-        normalised_counts[a.code] = int(n)
+        normalised_counts[a.code] = n
 
     p = id_prefix
     out: list[str] = []

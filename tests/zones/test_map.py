@@ -97,6 +97,10 @@ def test_bad_input_is_refused_with_a_reason(app: Flask) -> None:
             render_map({"KH-12": 5}, language="en")  # type: ignore[dict-item]
         with pytest.raises(ValueError, match="unknown area code"):
             render_map({}, {"nowhere": 3}, language="en")
+        with pytest.raises(ValueError, match="level for KH-12"):
+            render_map({"KH-12": True}, language="en")  # type: ignore[dict-item]
+        with pytest.raises(ValueError, match="count for KH-12"):
+            render_map({}, {"KH-12": -1}, language="en")
         with pytest.raises(ValueError, match="id_prefix"):
             render_map({}, language="en", id_prefix='x"><script>')
 
