@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
@@ -82,16 +83,25 @@ def missing_catalogs(translations_dir: Path = TRANSLATIONS_DIR) -> list[str]:
 MessageKey = tuple[str | None, str | tuple[str, ...]]
 
 
+def _plain(value: Any) -> Any:
+    """Plural messages come back from ``.mo`` files as lists and from ``.po`` files as tuples."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def translated_messages(po: Path) -> dict[MessageKey, object]:
     """What a compiled ``.po`` would hold: translated, non-fuzzy messages by (context, id)."""
     with po.open("rb") as fh:
-        return {(m.context, m.id): m.string for m in read_po(fh) if m.id and m.string and not m.fuzzy}
+        return {
+            (m.context, _plain(m.id)): _plain(m.string)
+            for m in read_po(fh)
+            if m.id and m.string and not m.fuzzy
+        }
 
 
 def compiled_messages(mo: Path) -> dict[MessageKey, object]:
     """The messages a compiled ``.mo`` holds, by (context, id)."""
     with mo.open("rb") as fh:
-        return {(m.context, m.id): m.string for m in read_mo(fh) if m.id}
+        return {(m.context, _plain(m.id)): _plain(m.string) for m in read_mo(fh) if m.id}
 
 
 def check_catalogs(app: Flask) -> None:

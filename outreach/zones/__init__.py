@@ -1,0 +1,1 @@
+"""Advisory zones: Cambodia's areas (``geo``) and the server-rendered advisory map (``map``)."""
