@@ -82,16 +82,21 @@ def missing_catalogs(translations_dir: Path = TRANSLATIONS_DIR) -> list[str]:
 MessageKey = tuple[str | None, str | tuple[str, ...]]
 
 
+def _key(context: str | None, msgid: str | tuple[str, ...] | list[str]) -> MessageKey:
+    # Babel's type hints allow a plural id to be a list; a key must be hashable, so it becomes a tuple.
+    return (context, msgid if isinstance(msgid, str) else tuple(msgid))
+
+
 def translated_messages(po: Path) -> dict[MessageKey, object]:
     """What a compiled ``.po`` would hold: translated, non-fuzzy messages by (context, id)."""
     with po.open("rb") as fh:
-        return {(m.context, m.id): m.string for m in read_po(fh) if m.id and m.string and not m.fuzzy}
+        return {_key(m.context, m.id): m.string for m in read_po(fh) if m.id and m.string and not m.fuzzy}
 
 
 def compiled_messages(mo: Path) -> dict[MessageKey, object]:
     """The messages a compiled ``.mo`` holds, by (context, id)."""
     with mo.open("rb") as fh:
-        return {(m.context, m.id): m.string for m in read_mo(fh) if m.id}
+        return {_key(m.context, m.id): m.string for m in read_mo(fh) if m.id}
 
 
 def check_catalogs(app: Flask) -> None:
