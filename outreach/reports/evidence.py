@@ -397,6 +397,12 @@ def _unreadable() -> EvidenceRejected:
     )
 
 
+def _too_many_pixels() -> EvidenceRejected:
+    return EvidenceRejected(
+        "too_many_pixels", _l("The image is too large (more than 50 megapixels). Send a smaller copy.")
+    )
+
+
 def _clean_image(
     original: Path, pil_format: str, stored_type: str, target: Path
 ) -> tuple[int, int, tuple[str, ...]]:
@@ -409,24 +415,16 @@ def _clean_image(
                 if im.format != pil_format:
                     raise _unreadable()
                 if im.width * im.height > MAX_PIXELS:
-                    raise EvidenceRejected(
-                        "too_many_pixels",
-                        _l("The image is too large (more than 50 megapixels). Send a smaller copy."),
-                    )
+                    raise _too_many_pixels()
                 im.load()
                 removed = _image_metadata(im)
                 icc = im.info.get("icc_profile")
                 upright = ImageOps.exif_transpose(im)
     except EvidenceRejected:
         raise
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels() from None
+    except (OSError, SyntaxError, ValueError, EOFError):  # Pillow's ways of saying "not a whole image"
         raise _unreadable() from None
     # Only the pixels (and the colour profile, which says how to show them) go on.
     upright.info = {}
