@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
 import zipfile
 from collections.abc import Iterable
@@ -46,6 +47,9 @@ from weasyprint.urls import URLFetcherResponse
 from outreach.grievances.timeutil import LOCAL_TZ, LOCAL_TZ_NAME
 from outreach.i18n import LOCALES, for_person_language
 from outreach.reports.evidence import JPEG, PNG, EvidenceStore, StoredEvidence
+
+# WeasyPrint logs every layout step at INFO; a worker's log would hold seven lines per bundle.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 #: Longest side of a photo inside the PDF. The zip carries the full-size file; in the PDF this is
 #: sharp at A4 width and keeps six phone photos to a few megabytes (and the build to seconds).

@@ -17,6 +17,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 from weasyprint import HTML
 
+from outreach.config import ConfigError
 from outreach.i18n import for_person_language
 from outreach.reports.evidence import (
     CHUNK_SIZE,
@@ -294,3 +295,8 @@ def test_the_evidence_folder_may_not_be_under_the_web_root(evidence_app: Flask) 
 def test_the_default_evidence_folder_is_in_the_instance_folder(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     assert app.config["EVIDENCE_DIR"] == os.path.join(app.instance_path, "evidence")
+
+
+def test_a_size_limit_that_cannot_work_stops_start_up(make_app) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="EVIDENCE_MAX_BYTES"):
+        make_app(EVIDENCE_MAX_BYTES=0)
