@@ -8,6 +8,7 @@ import os
 import stat
 import tracemalloc
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -292,11 +293,11 @@ def test_the_evidence_folder_may_not_be_under_the_web_root(evidence_app: Flask) 
         EvidenceStore.from_app(config, static_folder=evidence_app.static_folder)
 
 
-def test_the_default_evidence_folder_is_in_the_instance_folder(make_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_evidence_folder_is_in_the_instance_folder(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     assert app.config["EVIDENCE_DIR"] == os.path.join(app.instance_path, "evidence")
 
 
-def test_a_size_limit_that_cannot_work_stops_start_up(make_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_size_limit_that_cannot_work_stops_start_up(make_app: Callable[..., Flask]) -> None:
     with pytest.raises(ConfigError, match="EVIDENCE_MAX_BYTES"):
         make_app(EVIDENCE_MAX_BYTES=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +35,7 @@ class Row:
     revoked_at: datetime | None = None
 
 
-def lookup_in(rows: dict[str, Row]):  # type: ignore[no-untyped-def]
+def lookup_in(rows: dict[str, Row]) -> Callable[[str], Row | None]:
     return rows.get
 
 
