@@ -99,6 +99,12 @@ class Settings:
     SEND_RETRY_MAX_SECONDS: float = 1800.0
     #: Longest a send job waits on the shared rate limiter for one message before re-queueing the rest.
     SEND_RATE_WAIT_SECONDS: float = 30.0
+    #: Where evidence files are kept (default ``instance/evidence``); never a folder the web server serves.
+    EVIDENCE_DIR: str | None = None
+    #: Largest evidence file accepted, in bytes; reading stops one byte past it.
+    EVIDENCE_MAX_BYTES: int = 15 * 1024 * 1024
+    #: How long a one-time evidence upload link works.
+    EVIDENCE_UPLOAD_LINK_HOURS: int = 72
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_ENABLED: bool = True
     DEBUG: bool = False
@@ -137,6 +143,7 @@ class Settings:
         # Links and Twilio signatures are built as PUBLIC_BASE_URL + path; a trailing slash would double it.
         cfg["PUBLIC_BASE_URL"] = (cfg["PUBLIC_BASE_URL"] or "").rstrip("/")
         cfg["SQLALCHEMY_DATABASE_URI"] = url
+        cfg["EVIDENCE_DIR"] = cfg["EVIDENCE_DIR"] or str(Path(instance_path) / "evidence")
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
         # Session cookies: never readable by scripts, not sent on cross-site POSTs, and only over HTTPS
         # when the site is served over HTTPS (so local development over http still works).
@@ -172,5 +179,7 @@ def validate(config: dict[str, Any]) -> None:
                 problems.append(f"SMS_CHANNEL=twilio needs {key}.")
         if not (config.get("TWILIO_FROM") or config.get("TWILIO_MESSAGING_SERVICE_SID")):
             problems.append("SMS_CHANNEL=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
+    if int(config.get("EVIDENCE_MAX_BYTES") or 0) <= 0:
+        problems.append("EVIDENCE_MAX_BYTES must be a positive number of bytes (15728640 is 15 MB).")
     if problems:
         raise ConfigError("Outreach cannot start:\n- " + "\n- ".join(problems))
