@@ -46,6 +46,7 @@ from outreach.registry.operations import (
     register_person,
     validate,
 )
+from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
 
 TTL = timedelta(hours=24)
@@ -257,12 +258,12 @@ def _step_status(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
 
 
 def _departure_prompt() -> str:
-    example = (utcnow().date() + timedelta(days=7)).isoformat()
+    example = (cambodia_today() + timedelta(days=7)).isoformat()
     return _("When do you leave Cambodia? Send the date, e.g. %(example)s.", example=example)
 
 
 def _step_departure(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
-    today = utcnow().date()
+    today = cambodia_today()
     example = (today + timedelta(days=7)).isoformat()
     departure = parse_date(ctx.text, today=today, allow_no_year=True)
     if departure is None:

@@ -51,6 +51,7 @@ from outreach.models import (
 from outreach.models.base import CHANNELS, LANGUAGES
 from outreach.registry import consent
 from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone
+from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ def validate(
     left as ``None`` are not part of the result (an SMS re-registration or an import row changes only
     what it carries); otherwise every editable field is, and ``None`` clears it.
     """
-    today = today or utcnow().date()
+    today = today or cambodia_today()
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
 
@@ -675,7 +676,7 @@ def anonymise_departed_travelers(days: int, *, today: date | None = None) -> lis
     Set-based: the same criteria select the people for every scrub statement and for the final
     update, so no person is loaded into Python. Returns the ids anonymised.
     """
-    today = today or utcnow().date()
+    today = today or cambodia_today()
     cutoff = today - timedelta(days=days)
     open_case = sa.exists().where(Case.person_id == Person.id, Case.status != CaseStatus.RESOLVED)
     due = sa.select(Person.id).where(

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from outreach.extensions import db
-from outreach.models import OptOut, Person, PersonStatus, PhoneNumber, SafetyStatus, utcnow
+from outreach.models import OptOut, Person, PersonStatus, PhoneNumber, SafetyStatus
 from outreach.models.base import LANGUAGES
 from outreach.registry.phones import PhoneError, digits_of, looks_like_phone, normalise_phone
+from outreach.registry.presence import cambodia_today, present_conditions
 from outreach.registry.provinces import CODES
 
 PER_PAGE = 50
@@ -131,7 +132,7 @@ def opted_out_clause() -> sa.ColumnElement[bool]:
 
 
 def conditions(f: PeopleFilter, *, today: date | None = None) -> list[sa.ColumnElement[bool]]:
-    today = today or utcnow().date()
+    today = today or cambodia_today()
     where: list[sa.ColumnElement[bool]] = [Person.deleted_at.is_(None)]
     if f.q:
         where.append(_text_search(f.q))
@@ -144,8 +145,7 @@ def conditions(f: PeopleFilter, *, today: date | None = None) -> list[sa.ColumnE
     if f.safety:
         where.append(Person.last_known_status == SafetyStatus(f.safety))
     if f.present:
-        where.append(sa.or_(Person.arrival_date.is_(None), Person.arrival_date <= today))
-        where.append(sa.or_(Person.departure_date.is_(None), Person.departure_date >= today))
+        where.extend(present_conditions(today))
     if f.opted_out:
         where.append(opted_out_clause())
     return where

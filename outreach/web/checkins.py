@@ -69,6 +69,7 @@ from outreach.models import (
     User,
     utcnow,
 )
+from outreach.registry.presence import cambodia_today
 from outreach.web.pagination import paginate
 from outreach.web.staff import bp
 
@@ -378,7 +379,6 @@ def checkin_call_list(checkin_id: int) -> Response:
 def checkin_action(checkin_id: int, operation: str) -> Response:
     """The alert workflow (the same approval rule as any alert), and closing the check-in."""
     from outreach.alerts import workflow
-    from outreach.alerts.jobs import cambodia_today
 
     checkin, alert = _get_checkin(checkin_id)
     if not ActionForm().validate_on_submit():
