@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from outreach.extensions import db
-from outreach.models import OptOut, Person, PersonStatus, PhoneNumber, SafetyStatus
+from outreach.messaging.optouts import person_opted_out_clause
+from outreach.models import Person, PersonStatus, PhoneNumber, SafetyStatus
 from outreach.models.base import LANGUAGES
 from outreach.registry.phones import PhoneError, digits_of, looks_like_phone, normalise_phone
 from outreach.registry.presence import cambodia_today, present_conditions
@@ -128,7 +129,7 @@ def _text_search(q: str) -> sa.ColumnElement[bool]:
 def opted_out_clause() -> sa.ColumnElement[bool]:
     """Opted out on some channel. ``OptOut.person_id`` names the current owner of each address (see
     :func:`outreach.registry.operations.link_opt_outs`), so this is one indexed lookup."""
-    return sa.exists().where(OptOut.person_id == Person.id)
+    return person_opted_out_clause(Person.id)
 
 
 def conditions(f: PeopleFilter, *, today: date | None = None) -> list[sa.ColumnElement[bool]]:
