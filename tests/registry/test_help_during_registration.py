@@ -4,6 +4,7 @@ case, pages the duty officer, is not saved as an answer, and the same question i
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from outreach.models import (
     Person,
     RegistrationConversation,
     SourceKind,
+    utcnow,
 )
 from tests.registry.conftest import future
 
@@ -195,3 +197,21 @@ def test_two_is_still_an_answer_in_the_numbered_steps(app: Flask, sms: Callable[
     assert conv is not None and conv.step == "status" and conv.data["province"] == "KH-2"
     assert "출국" in sms(NUMBER, "2")
     assert _cases(app) == []
+
+
+def test_a_call_for_help_in_an_expired_registration_still_opens_a_case(
+    app: Flask, sms: Callable[..., str], make_user: Callable[..., Any]
+) -> None:
+    make_user("officer", name="당직영사", phone=OFFICER_PHONE, on_duty=True, language="ko")
+    sms(NUMBER, "REGISTER")
+    sms(NUMBER, "HONG GILDONG")
+    with app.app_context():
+        conv = db.session.scalar(sa.select(RegistrationConversation))
+        assert conv is not None
+        conv.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    reply = sms(NUMBER, "SOS")
+    assert "We have told the embassy duty officer" in reply
+    assert _cases(app) == [(CaseStatus.OPEN, NUMBER, "sos_keyword")]
+    assert OFFICER_PHONE in _pages(app)
+    assert _conversation(app) is None  # it had expired: it ends here
