@@ -77,7 +77,7 @@ class OpenCaseForm(FlaskForm):
 def _officer_choices() -> list[SelectChoice]:
     officers = db.session.scalars(
         sa.select(User)
-        .where(User.active.is_(True), User.role.in_([Role.OFFICER, Role.ADMIN]))
+        .where(User.active.is_(True), User.role.in_([Role.OFFICER, Role.LIAISON, Role.ADMIN]))
         .order_by(User.name, User.email)
     )
     return [SelectChoice(0, _("Nobody"))] + [SelectChoice(u.id, u.name or u.email) for u in officers]
