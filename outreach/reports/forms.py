@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import EmailField, SelectField, StringField, TelField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from outreach.i18n import LANGUAGE_NAMES
@@ -20,17 +21,17 @@ from outreach.registry.forms import DateText, province_choices
 from outreach.registry.phones import PhoneError, normalise_phone
 from outreach.reports.operations import ReportInput
 
-RELATIONS = (
-    ("parent", _l("Parent")),
-    ("spouse", _l("Spouse or partner")),
-    ("sibling", _l("Brother or sister")),
-    ("child", _l("Son or daughter")),
-    ("relative", _l("Other relative")),
-    ("friend", _l("Friend")),
-    ("colleague", _l("Colleague")),
-    ("self", _l("It is me")),
-    ("other", _l("Other")),
-)
+RELATIONS = [
+    SelectChoice("parent", _l("Parent")),
+    SelectChoice("spouse", _l("Spouse or partner")),
+    SelectChoice("sibling", _l("Brother or sister")),
+    SelectChoice("child", _l("Son or daughter")),
+    SelectChoice("relative", _l("Other relative")),
+    SelectChoice("friend", _l("Friend")),
+    SelectChoice("colleague", _l("Colleague")),
+    SelectChoice("self", _l("It is me")),
+    SelectChoice("other", _l("Other")),
+]
 
 _COORDINATES = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*[, ]\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
 
@@ -89,7 +90,7 @@ class ReportForm(FlaskForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.province_code.choices = province_choices()
+        self.province_code.choices = [SelectChoice(v, label) for v, label in province_choices()]
 
     def validate(self, extra_validators: object = None) -> bool:
         ok = super().validate()
@@ -152,12 +153,14 @@ def _clean(value: str | None) -> str | None:
 
 
 class StageForm(FlaskForm):
-    stage = SelectField(_l("Move to"), choices=[(s.value, s.value) for s in ReportStage])
+    stage = SelectField(_l("Move to"), choices=[SelectChoice(s.value, s.value) for s in ReportStage])
     note = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=5000)])
 
 
 class EntryForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=[("note", _l("Note")), ("contact", _l("Contact"))])
+    kind = SelectField(
+        _l("Kind"), choices=[SelectChoice("note", _l("Note")), SelectChoice("contact", _l("Contact"))]
+    )
     body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=5000)])
 
 
@@ -170,9 +173,11 @@ class LinkPersonForm(FlaskForm):
 
 
 class UploadLinkForm(FlaskForm):
-    channel = SelectField(_l("Send by"), choices=[("sms", _l("SMS")), ("email", _l("E-mail"))])
+    channel = SelectField(
+        _l("Send by"), choices=[SelectChoice("sms", _l("SMS")), SelectChoice("email", _l("E-mail"))]
+    )
     to = StringField(_l("To"), validators=[DataRequired(), Length(max=254)])
-    language = SelectField(_l("Language"), choices=list(LANGUAGE_NAMES.items()))
+    language = SelectField(_l("Language"), choices=[SelectChoice(k, v) for k, v in LANGUAGE_NAMES.items()])
 
 
 class DisclosureForm(FlaskForm):
@@ -194,5 +199,7 @@ class UploadForm(FlaskForm):
     other = FileField(_l("Anything else"))
     statement = TextAreaField(_l("Statement"), validators=[Optional(), Length(max=20000)])
     statement_language = SelectField(
-        _l("Language of the statement"), choices=[("ko", "한국어"), ("en", "English"), ("km", "ខ្មែរ")]
+        _l("Language of the statement"),
+        choices=[SelectChoice("ko", "한국어"), SelectChoice("en", "English"), SelectChoice("km", "ខ្មែរ")],
+        default="ko",
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,6 +35,9 @@ class Timer:
     kind: str
     column: str
     condition: sa.ColumnElement[bool]
+    #: What the claim writes in ``column``: the clock, or (no news) the news it fired for, so that
+    #: the next word from the task force starts the timer again.
+    stamp: Any = None  # a column or None
 
 
 def _timers(now: datetime) -> list[Timer]:
@@ -64,6 +68,7 @@ def _timers(now: datetime) -> list[Timer]:
                 Report.last_news_at <= now - NO_NEWS_AFTER,
                 sa.or_(Report.news_escalated_at.is_(None), Report.news_escalated_at < Report.last_news_at),
             ),
+            Report.last_news_at,
         ),
     ]
 
@@ -83,7 +88,7 @@ def escalate_overdue(now: datetime | None = None) -> int:
             claimed = db.session.execute(
                 sa.update(Report)
                 .where(Report.id == report_id, timer.condition)
-                .values({timer.column: now})
+                .values({timer.column: timer.stamp if timer.stamp is not None else now})
                 .execution_options(synchronize_session=False)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]

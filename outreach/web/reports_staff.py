@@ -16,6 +16,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from outreach.checkins.dashboard import csv_lines
 from outreach.checkins.render import local_time
@@ -164,7 +165,9 @@ def report(report_id: int) -> Response:
     province = db.session.get(Province, report.province_code) if report.province_code else None
     stage_form = StageForm()
     stage_form.stage.choices = [
-        (to.value, ops.stage_label(to)) for (frm, to) in sorted(ops.TRANSITIONS) if frm == report.stage
+        SelectChoice(to.value, ops.stage_label(to))
+        for (frm, to) in sorted(ops.TRANSITIONS)
+        if frm == report.stage
     ]
     link_form = UploadLinkForm()
     link_form.to.data = report.reporter_phone or report.reporter_email or ""
