@@ -9,6 +9,7 @@ family member's phone may not stay private.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Response as HTMLResponse  # text/html by default (werkzeug's is text/plain)
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -81,13 +82,13 @@ def report_form() -> Response:
             db.session.commit()
             status_url = url_for("reports_public.status", key=new.status_key, _external=True)
             return no_store(
-                Response(
+                HTMLResponse(
                     render_template("reports/done.html", report=new.report, status_url=status_url),
                     mimetype="text/html",
                 )
             )
     return no_store(
-        Response(render_template("reports/report.html", form=form, error=error), mimetype="text/html")
+        HTMLResponse(render_template("reports/report.html", form=form, error=error), mimetype="text/html")
     )
 
 
@@ -95,10 +96,10 @@ def report_form() -> Response:
 def status(key: str) -> Response:
     report = report_by_status_key(key)
     if report is None:
-        return no_store(Response(render_template("reports/status_unknown.html"), status=404))
+        return no_store(HTMLResponse(render_template("reports/status_unknown.html"), status=404))
     state = public_status(report)
     return no_store(
-        Response(
+        HTMLResponse(
             render_template(
                 "reports/status.html",
                 reference=report.reference,
@@ -116,7 +117,7 @@ def upload(token: str) -> Response:
         grant = check_upload_token(token, lookup=kit.lookup_token)
     except UploadLinkError as exc:
         return no_store(
-            Response(render_template("reports/upload_problem.html", message=exc.message), status=410)
+            HTMLResponse(render_template("reports/upload_problem.html", message=exc.message), status=410)
         )
     row = kit.lookup_token(grant.link_id)
     assert row is not None
@@ -142,13 +143,13 @@ def upload(token: str) -> Response:
         except UploadLinkError as exc:
             db.session.rollback()
             return no_store(
-                Response(render_template("reports/upload_problem.html", message=exc.message), status=410)
+                HTMLResponse(render_template("reports/upload_problem.html", message=exc.message), status=410)
             )
         else:
             db.session.commit()
-            return no_store(Response(render_template("reports/upload_done.html", count=len(received))))
+            return no_store(HTMLResponse(render_template("reports/upload_done.html", count=len(received))))
     return no_store(
-        Response(
+        HTMLResponse(
             render_template(
                 "reports/upload.html",
                 form=form,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import cast
 
 import sqlalchemy as sa
+from flask import Response as HTMLResponse  # text/html by default (werkzeug's is text/plain)
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -74,7 +75,7 @@ def reports() -> Response:
     """Open reports by stage and province, and how long each has waited at its stage."""
     board = figures.dashboard()
     return no_store(
-        Response(
+        HTMLResponse(
             render_template(
                 "reports/staff_list.html",
                 board=board,
@@ -116,7 +117,7 @@ def report_new() -> Response:
                 "success",
             )
             return _back(new.report)
-    return no_store(Response(render_template("reports/staff_new.html", form=form, error=error)))
+    return no_store(HTMLResponse(render_template("reports/staff_new.html", form=form, error=error)))
 
 
 #: Timeline lines an officer without the liaison role may read (the welfare side).
@@ -205,7 +206,7 @@ def report(report_id: int) -> Response:
                 .order_by(UploadToken.id.desc())
             )
         )
-    return no_store(Response(render_template("reports/staff_detail.html", **context)))
+    return no_store(HTMLResponse(render_template("reports/staff_detail.html", **context)))
 
 
 @bp.post("/reports/<int:report_id>/stage")
@@ -423,7 +424,7 @@ def disclosures() -> Response:
     ).all()
     names = {u.id: u.name or u.email for u in db.session.scalars(sa.select(User))}
     return no_store(
-        Response(
+        HTMLResponse(
             render_template(
                 "reports/disclosures.html",
                 rows=rows,
@@ -439,13 +440,13 @@ def disclosures() -> Response:
 def reports_summary() -> Response:
     weeks = figures.weekly()
     return no_store(
-        Response(render_template("reports/summary.html", weeks=weeks, chart=figures.chart(weeks)))
+        HTMLResponse(render_template("reports/summary.html", weeks=weeks, chart=figures.chart(weeks)))
     )
 
 
 @bp.get("/reports/summary.csv")
 def reports_summary_csv() -> Response:
     header, rows = figures.weekly_table(figures.weekly())
-    response = Response(csv_lines(iter(rows), header), mimetype="text/csv; charset=utf-8")
+    response = HTMLResponse(csv_lines(iter(rows), header), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="reports-weekly.csv"'
     return no_store(response)

@@ -29,7 +29,7 @@ def test_take_a_report_and_move_it_one_step_at_a_time(
     app: Flask, api_as: Callable[..., Api], make_person: Callable[..., int]
 ) -> None:
     person_id = make_person("+85512345678")
-    liaison = api_as("liaison")
+    liaison = api_as("liaison", language="en")
     created = liaison.post("/reports", json=REPORT)
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
