@@ -46,6 +46,10 @@ def test_take_a_report_and_move_it_one_step_at_a_time(
     moved = liaison.patch(f"/reports/{body['id']}", json={"stage": "verifying", "note": "calling the mother"})
     assert moved.status_code == 200 and moved.get_json()["stage"] == "verifying"
     assert liaison.get("/reports?stage=verifying").get_json()["total"] == 1
+    linked = liaison.patch(f"/reports/{body['id']}", json={"person_id": person_id})
+    assert linked.status_code == 200 and linked.get_json()["person_confirmed"] is True
+    with app.app_context():
+        assert db.session.get(Case, body["case_id"]).person_id == person_id  # type: ignore[union-attr]
 
     bad = liaison.post("/reports", json=REPORT | {"reporter_phone": "12345"})
     assert_problem(bad, 422)

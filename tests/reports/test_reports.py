@@ -605,3 +605,26 @@ def test_the_dashboard_and_the_weekly_summary(rapp: Flask, officer: User) -> Non
     lines = csv_text.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("week_start,reports,located,rescued,repatriated")
     assert lines[-1].split(",")[1:5] == ["2", "1", "0", "0"]
+
+
+# --- abuse ---------------------------------------------------------------------------------------------
+
+
+def test_the_public_form_is_rate_limited_and_needs_its_csrf_token(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = make_app(
+        RATELIMIT_ENABLED=True, REPORT_RATE_LIMIT="2 per minute", EVIDENCE_DIR=str(tmp_path / "evidence")
+    )
+    client = app.test_client()
+    codes = [
+        client.post("/report?lang=en", data=family_form(reporter_phone="12")).status_code for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    assert "Too many attempts" in client.post("/report?lang=en", data=family_form()).get_data(as_text=True)
+
+    guarded = make_app(WTF_CSRF_ENABLED=True, EVIDENCE_DIR=str(tmp_path / "evidence"))
+    response = guarded.test_client().post("/report", data=family_form())
+    assert response.status_code == 400
+    with guarded.app_context():
+        assert count(Report) == 0

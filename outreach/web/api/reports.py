@@ -16,7 +16,7 @@ from flask import Blueprint, url_for
 from pydantic import Field
 
 from outreach.extensions import db
-from outreach.models import EvidenceFile, Province, Report, ReportEvent, ReportKind, ReportStage
+from outreach.models import EvidenceFile, Person, Province, Report, ReportEvent, ReportKind, ReportStage
 from outreach.registry.phones import PhoneError, normalise_phone
 from outreach.reports import kit
 from outreach.reports import operations as ops
@@ -81,6 +81,9 @@ class ReportCreate(ApiModel):
 
 
 class ReportUpdate(ApiModel):
+    person_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = Field(
+        default=None, description="Confirm who the report is about: a registered person's id."
+    )
     stage: ReportStage | None = Field(default=None, description="The next stage; the lifecycle decides.")
     note: Annotated[str, Field(min_length=1, max_length=5000)] | None = Field(
         default=None, description="With a stage, its reason; alone, a contact line on the timeline."
@@ -363,17 +366,25 @@ def read_task_force(report_id: int) -> TaskForceOut:
 )
 def update(report_id: int, body: ReportUpdate) -> ReportDetail:
     report = _get(report_id)
-    if body.stage is None and body.note is None:
-        raise validation_error({"body": "give a stage, a note, or both"})
+    if body.stage is None and body.note is None and body.person_id is None:
+        raise validation_error({"body": "give a person_id, a stage, a note, or several"})
+    if body.person_id is not None:
+        person = db.session.get(Person, body.person_id)
+        if person is None:
+            raise validation_error({"person_id": "there is no registered person with this id"})
+        try:
+            ops.confirm_person(report, person, actor=api_user())
+        except ops.ReportError as exc:
+            raise validation_error({"person_id": str(exc)}) from exc
     if body.stage is not None:
         try:
             ops.transition(report, body.stage, actor=api_user(), note=body.note)
         except ops.ReportError as exc:
             db.session.rollback()
             raise ApiError(409, str(exc)) from exc
-    else:
+    elif body.note is not None:
         try:
-            ops.add_entry(report, "contact", body.note or "", actor=api_user())
+            ops.add_entry(report, "contact", body.note, actor=api_user())
         except ops.ReportError as exc:
             raise validation_error({"note": str(exc)}) from exc
     db.session.commit()
