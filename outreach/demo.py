@@ -58,7 +58,6 @@ DEMO_LOGINS = [
     (Role.ADMIN, "admin@demo.outreach", "관리자"),
     (Role.OFFICER, "officer@demo.outreach", "영사 담당관"),
     (Role.COMMUNITY_REP, "rep@demo.outreach", "한인회 대표"),
-    (Role.LIAISON, "liaison@demo.outreach", "합동대응팀 연락관"),
 ]
 
 
