@@ -97,7 +97,7 @@ def main() -> None:
             start = time.perf_counter()
             fill(args.reports)
             print(f"filled {args.reports} reports and cases in {time.perf_counter() - start:.2f} s")
-            open_count = len(figures.dashboard().waiting)
+            open_count = sum(figures.dashboard().by_stage.values())
             median, worst = timed(args.runs, figures.dashboard)
             print(
                 f"dashboard ({open_count} open reports): "
