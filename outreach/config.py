@@ -105,6 +105,10 @@ class Settings:
     EVIDENCE_MAX_BYTES: int = 15 * 1024 * 1024
     #: How long a one-time evidence upload link works.
     EVIDENCE_UPLOAD_LINK_HOURS: int = 72
+    #: Per-address limit on the public report form and the upload page (Flask-Limiter syntax).
+    REPORT_RATE_LIMIT: str = "5 per minute;30 per hour"
+    #: Who issues the rescue-request bundle (printed on the PDF).
+    BUNDLE_ISSUER: str = "Embassy of the Republic of Korea in Cambodia"
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_ENABLED: bool = True
     DEBUG: bool = False

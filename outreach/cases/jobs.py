@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from outreach.cases.notify import notify_duty_officers
 from outreach.extensions import db
 from outreach.models import Case, CaseEvent, CaseStatus, utcnow
+from outreach.reports import jobs as _report_jobs  # noqa: F401  (registers the report timers)
 from outreach.schedule import periodic
 
 log = logging.getLogger(__name__)

@@ -13,16 +13,24 @@ import logging
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from outreach.cases.operations import split_via, via_label
 from outreach.extensions import db
 from outreach.i18n import for_person_language
-from outreach.models import Case, CaseEvent, Person, Province, Role, SourceKind, User
+from outreach.models import Case, CaseEvent, Person, Province, Report, Role, SourceKind, User
 
 log = logging.getLogger(__name__)
 
 #: An SMS to an officer stays within a few segments even when the person wrote a long note.
 NOTE_CHARS_IN_SMS = 120
+
+#: Headings of the pages a report's timers send (``outreach.reports.timers``), by case event kind.
+TIMER_HEADINGS = {
+    "timer_not_verified": _l("NOT VERIFIED 2 HOURS AFTER THE REPORT: case %(id)s"),
+    "timer_not_located": _l("NOT LOCATED 24 HOURS AFTER THE REPORT: case %(id)s"),
+    "timer_no_news": _l("REFERRED, NO NEWS FOR 48 HOURS: case %(id)s"),
+}
 
 
 def duty_officers() -> list[User]:
@@ -32,7 +40,7 @@ def duty_officers() -> list[User]:
     """
     base = (
         sa.select(User)
-        .where(User.active.is_(True), User.role.in_([Role.OFFICER, Role.ADMIN]))
+        .where(User.active.is_(True), User.role.in_([Role.OFFICER, Role.LIAISON, Role.ADMIN]))
         .order_by(User.id)
     )
     on_duty = list(db.session.scalars(base.where(User.on_duty.is_(True))))
@@ -52,6 +60,13 @@ def _who(case: Case) -> tuple[str, str, str]:
     """Name, number and province of the person who asked for help, for the page."""
     person = db.session.get(Person, case.person_id) if case.person_id else None
     if person is None:
+        report = db.session.scalar(
+            sa.select(Report).where(Report.case_id == case.id).order_by(Report.id.desc()).limit(1)
+        )
+        if report is not None and report.subject_name:
+            # A report about someone not (yet) linked to a registration: name them, and give the
+            # reporter's number (the one to call back).
+            return report.subject_name, case.contact_address or "", ""
         return _("Unregistered number"), case.contact_address or "", ""
     phone = person.primary_phone.e164 if person.primary_phone else (case.contact_address or "")
     province = db.session.get(Province, person.province_code) if person.province_code else None
@@ -75,6 +90,10 @@ def render_for(officer: User, case: Case, event: CaseEvent) -> tuple[str, str, s
             heading = _("HELP AGAIN: case %(id)s", id=case.id)
         elif event.kind == "unacknowledged":
             heading = _("NOBODY HAS ACKNOWLEDGED case %(id)s", id=case.id)
+        elif event.kind in TIMER_HEADINGS:
+            heading = str(TIMER_HEADINGS[event.kind]) % {"id": case.id}
+        elif via == "report":
+            heading = _("NEW REPORT, someone may be in danger: case %(id)s", id=case.id)
         else:
             heading = _("HELP NEEDED: case %(id)s", id=case.id)
         sms = _(

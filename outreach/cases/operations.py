@@ -41,6 +41,7 @@ VIA_VALUES = (
     "sos_keyword",
     "staff",
     "api",
+    "report",
 )
 
 
@@ -175,6 +176,12 @@ def open_or_reopen_case(
     if contact_address and not case.contact_address:
         case.contact_address = contact_address
     db.session.flush()
+    if outcome != "help_again":
+        # Every call for help is also a report of the same kind (one table, one lifecycle).
+        # Imported here: reports build on cases, so a module-level import would be a cycle.
+        from outreach.reports.operations import report_for_case
+
+        report_for_case(case, via, actor)
     notified = False
     if due:
         notify_duty_officers(case, event)
@@ -225,6 +232,7 @@ def via_label(via: str | None) -> str:
         "sos_keyword": _("SOS message"),
         "staff": _("opened by staff"),
         "api": _("opened through the API"),
+        "report": _("report from family, friends or a call"),
     }
     return labels.get(via or "", via or "")
 
@@ -243,7 +251,9 @@ def add_note(case: Case, body: str, *, actor: User) -> CaseEvent:
 
 def assign(case: Case, assignee: User | None, *, actor: User) -> CaseEvent:
     """Give the case to an officer (or to nobody)."""
-    if assignee is not None and (assignee.role not in (Role.OFFICER, Role.ADMIN) or not assignee.active):
+    if assignee is not None and (
+        assignee.role not in (Role.OFFICER, Role.LIAISON, Role.ADMIN) or not assignee.active
+    ):
         raise CaseError(_("Cases can only be assigned to active officers."))
     if (assignee.id if assignee else None) == case.assigned_to_id:
         raise CaseError(_("The case is already assigned to them."))

@@ -52,6 +52,8 @@ class SourceKind(StrEnum):
     TEST = "test"
     GRIEVANCE = "grievance"
     INVITATION = "invitation"
+    #: A message to a reporter (their status link, an evidence upload link): ``source_id`` = report event.
+    REPORT = "report"
 
 
 class Message(Base):

@@ -59,6 +59,8 @@ class Person(TimestampMixin, Base):
     #: Name in Latin letters, as in the passport.
     name_latin: so.Mapped[str | None] = so.mapped_column(sa.String(100))
     email: so.Mapped[str | None] = so.mapped_column(sa.String(254), index=True)
+    #: Used to match a report about someone ("name and date of birth") to their registration.
+    birth_date: so.Mapped[date | None]
     language: so.Mapped[str] = so.mapped_column(sa.String(2), default="ko")
     province_code: so.Mapped[str | None] = so.mapped_column(sa.ForeignKey("province.code"), index=True)
     district_note: so.Mapped[str | None] = so.mapped_column(sa.String(300))

@@ -16,9 +16,13 @@ class Role(StrEnum):
     ADMIN = "admin"
     OFFICER = "officer"
     COMMUNITY_REP = "community_rep"
+    #: A task-force liaison officer: an officer who also sees and works task-force cases.
+    LIAISON = "liaison"
 
 
-STAFF_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
+STAFF_ROLES = frozenset({Role.ADMIN, Role.OFFICER, Role.LIAISON})
+#: Who may read a report's task-force side (location, recruitment, evidence, disclosures).
+TASK_FORCE_ROLES = frozenset({Role.ADMIN, Role.LIAISON})
 
 
 class Organisation(Base):
@@ -64,6 +68,10 @@ class User(UserMixin, TimestampMixin, Base):
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    @property
+    def sees_task_force(self) -> bool:
+        return self.role in TASK_FORCE_ROLES
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

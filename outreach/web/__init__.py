@@ -21,6 +21,8 @@ def register_blueprints(app: Flask) -> None:
         public,
         register,
         rep,
+        reports_public,
+        reports_staff,
         staff,
         twilio,
     )
@@ -38,3 +40,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(checkins.public_bp)
     api.init_app(app)
     app.register_blueprint(register.bp)
+    app.register_blueprint(reports_public.bp)

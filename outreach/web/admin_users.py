@@ -32,6 +32,7 @@ ROLE_LABELS = {
     Role.ADMIN: _l("Admin"),
     Role.OFFICER: _l("Officer"),
     Role.COMMUNITY_REP: _l("Community representative"),
+    Role.LIAISON: _l("Task-force liaison officer"),
 }
 NEW_ORGANISATION = "__new__"
 

@@ -41,10 +41,12 @@ from outreach.models import (
     Message,
     Person,
     Province,
+    Report,
     Role,
     SourceKind,
     User,
 )
+from outreach.reports.operations import stage_label
 from outreach.web.pagination import paginate
 from outreach.web.staff import bp
 
@@ -77,7 +79,7 @@ class OpenCaseForm(FlaskForm):
 def _officer_choices() -> list[SelectChoice]:
     officers = db.session.scalars(
         sa.select(User)
-        .where(User.active.is_(True), User.role.in_([Role.OFFICER, Role.ADMIN]))
+        .where(User.active.is_(True), User.role.in_([Role.OFFICER, Role.LIAISON, Role.ADMIN]))
         .order_by(User.name, User.email)
     )
     return [SelectChoice(0, _("Nobody"))] + [SelectChoice(u.id, u.name or u.email) for u in officers]
@@ -162,6 +164,10 @@ def timeline(case: Case) -> list[Entry]:
         "notified": _("Duty officers notified"),
         "answered_safe": _("Answered: safe"),
         "unacknowledged": _("Not acknowledged: duty officers notified again"),
+        "stage": _("Report stage changed"),
+        "timer_not_verified": _("Not verified in 2 hours: duty officers paged"),
+        "timer_not_located": _("Not located in 24 hours: duty officers paged"),
+        "timer_no_news": _("No news for 48 hours: duty officers paged"),
     }
     entries: list[Entry] = []
     events = list(db.session.scalars(sa.select(CaseEvent).where(CaseEvent.case_id == case.id)))
@@ -305,6 +311,10 @@ def case(case_id: int) -> str:
         action_form=ActionForm(),
         local_time=local_time,
         via_label=via_label,
+        reports=list(
+            db.session.scalars(sa.select(Report).where(Report.case_id == case.id).order_by(Report.id))
+        ),
+        stage_label=stage_label,
     )
 
 

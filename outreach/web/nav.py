@@ -12,6 +12,7 @@ STAFF_NAV: list[tuple[str, LazyString]] = [
     ("staff.alerts", _l("Alerts")),
     ("staff.checkins", _l("Check-ins")),
     ("staff.cases", _l("Cases")),
+    ("staff.reports", _l("Reports")),
     ("staff.grievances", _l("Grievances")),
     ("staff.inbox", _l("Inbox")),
     ("staff.outbox", _l("Outbox")),

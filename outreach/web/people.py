@@ -56,6 +56,7 @@ from outreach.registry.search import (
     opted_out_clause,
     search_people,
 )
+from outreach.reports.operations import reports_for_person, stage_label
 from outreach.web.staff import bp
 
 
@@ -292,6 +293,9 @@ def person(person_id: int) -> str:
         opted_out=opted_out_channels(p) if not p.deleted_at else set(),
         merge_form=MergeForm(formdata=None),
         delete_form=DeleteForm(formdata=None),
+        # That a report exists, and its stage; its contents are on the report page (need-to-know).
+        reports=reports_for_person(p.id),
+        stage_label=stage_label,
     )
 
 

@@ -57,6 +57,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-staff_required = roles_required(Role.ADMIN, Role.OFFICER)
+staff_required = roles_required(Role.ADMIN, Role.OFFICER, Role.LIAISON)
+task_force_required = roles_required(Role.ADMIN, Role.LIAISON)
 admin_required = roles_required(Role.ADMIN)
 rep_required = roles_required(Role.COMMUNITY_REP)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import schemathesis
+import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import load_all_checks, not_a_server_error
@@ -41,7 +42,7 @@ def _seed(
     from outreach.cases.operations import open_or_reopen_case
     from outreach.checkins.operations import create_checkin
     from outreach.extensions import db
-    from outreach.models import Grievance, GrievanceCategory, Person, User, utcnow
+    from outreach.models import Grievance, GrievanceCategory, Person, Report, User, utcnow
 
     officer_id = make_user("officer").id
     rep_id = make_user("community_rep").id
@@ -88,6 +89,8 @@ def _seed(
             "checkin_id": checkin.id,
             "case_id": case.id,
             "grievance_id": grievance.id,
+            # The staff-opened case is also a report (every case is one).
+            "report_id": db.session.scalar(sa.select(Report.id).where(Report.case_id == case.id)),
         }
     return token, ids
 

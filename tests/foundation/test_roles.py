@@ -31,7 +31,7 @@ from tests.conftest import login
 
 #: Who each area is for (DESIGN §4); a view may narrow it further with its own ``roles_required``.
 AREA_ROLES = {
-    "staff": frozenset({Role.ADMIN, Role.OFFICER}),
+    "staff": frozenset({Role.ADMIN, Role.OFFICER, Role.LIAISON}),
     "rep": frozenset({Role.COMMUNITY_REP}),
 }
 #: The pages the foundation itself must have; more are found in the URL map.

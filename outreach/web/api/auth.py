@@ -23,7 +23,8 @@ from outreach.web.api.errors import ApiError
 
 API_PREFIX = "/api/"
 
-STAFF = frozenset({Role.ADMIN, Role.OFFICER})
+STAFF = frozenset({Role.ADMIN, Role.OFFICER, Role.LIAISON})
+TASK_FORCE = frozenset({Role.ADMIN, Role.LIAISON})
 EVERYONE = frozenset(Role)
 
 #: Longest token we look up; anything longer is not one of ours (and is not hashed for nothing).

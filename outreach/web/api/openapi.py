@@ -30,6 +30,7 @@ TAGS = [
     ("alerts", "Broadcasts: compose a draft, approve, send, follow the counts, export CAP 1.2."),
     ("checkins", "“Are you safe?” requests and their answers."),
     ("cases", "People who asked for help, followed by the duty officers."),
+    ("reports", "Reports and task-force cases (task-force details: liaison officers and admins)."),
     ("grievances", "Grievances from community representatives (representatives: their organisation's only)."),
 ]
 
