@@ -51,6 +51,7 @@ from outreach.models.people import (
     SafetyStatus,
 )
 from outreach.models.staff import STAFF_ROLES, ApiToken, Invitation, Organisation, Role, User
+from outreach.models.zones import ChangeStatus, Grace, Permit, Zone, ZoneChange, ZoneLevel, ZoneReminder
 
 __all__ = [
     "CHANNELS",
@@ -73,6 +74,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseStatus",
+    "ChangeStatus",
     "Channel",
     "CheckIn",
     "CheckInEvent",
@@ -80,6 +82,7 @@ __all__ = [
     "CheckInResponse",
     "CheckInStep",
     "ConsentMethod",
+    "Grace",
     "Grievance",
     "GrievanceCategory",
     "GrievanceEntry",
@@ -93,6 +96,7 @@ __all__ = [
     "OptOut",
     "Organisation",
     "OutboxEntry",
+    "Permit",
     "Person",
     "PersonStatus",
     "PhoneKind",
@@ -105,5 +109,9 @@ __all__ = [
     "SourceKind",
     "Urgency",
     "User",
+    "Zone",
+    "ZoneChange",
+    "ZoneLevel",
+    "ZoneReminder",
     "utcnow",
 ]

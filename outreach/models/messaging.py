@@ -52,6 +52,8 @@ class SourceKind(StrEnum):
     TEST = "test"
     GRIEVANCE = "grievance"
     INVITATION = "invitation"
+    #: A permit or grace period in an advisory zone ends soon (``outreach.zones.reminders``).
+    ZONE_REMINDER = "zone_reminder"
 
 
 class Message(Base):
