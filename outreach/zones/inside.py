@@ -255,7 +255,8 @@ def zone_now_select(*, today: date, now: datetime) -> sa.Select[tuple[int, int, 
         sa.select(
             inside.c.person_id,
             inside.c.zone_id,
-            Zone.level,
+            # Plain text: 100,000 rows through the Enum's result processor cost a tenth of a second.
+            sa.type_coerce(Zone.level, sa.String).label("level"),
             sa.func.row_number()
             .over(
                 partition_by=inside.c.person_id,
