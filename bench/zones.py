@@ -19,10 +19,10 @@ Needs PostgreSQL (``OUTREACH_BENCH_PG``) and Redis (``OUTREACH_BENCH_REDIS``); s
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -52,6 +52,26 @@ SELECT '홍길동' || i, 'HONG ' || i, CASE WHEN i % 10 < 8 THEN 'ko' WHEN i % 1
 FROM generate_series(1, :count) AS i
 JOIN areas a ON a.n = i % :areas
 """
+
+ZONES = """
+INSERT INTO zone (area_code, level, effective_from, expires_on, reason, level_since, created_at, updated_at)
+VALUES (:code, :level, CURRENT_DATE - 10,
+        CASE WHEN CAST(:level AS varchar) = 'special' THEN CURRENT_DATE + 60 END, 'bench',
+        now(), now(), now())
+"""
+PERMITS = """
+INSERT INTO zone_permit (person_id, zone_id, number, valid_from, valid_to, created_at, updated_at)
+SELECT p.id, z.id, 'P-' || p.id, CURRENT_DATE - 30, CURRENT_DATE + (p.id % 40) - 10, now(), now()
+FROM person p JOIN zone z ON z.area_code = p.area_code OR z.area_code = substr(p.area_code, 1, 4)
+WHERE z.level = '4' AND p.id % 3 = 0
+"""
+GRACES = """
+INSERT INTO zone_grace (zone_id, ends_on, created_at, updated_at)
+SELECT id, CURRENT_DATE + 20, now(), now() FROM zone WHERE level = '3'
+"""
+COUNTS = (
+    "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM zone), (SELECT count(*) FROM zone_permit)"
+)
 
 
 def _areas() -> list[tuple[int, str, str]]:
@@ -105,38 +125,15 @@ def run(url: str, redis_url: str, people: int, repeat: int) -> None:
         )
         db.session.execute(sa.text(PEOPLE), {"count": people, "areas": len(areas)})
         zones = _zones()
-        db.session.execute(
-            sa.text(
-                "INSERT INTO zone (area_code, level, effective_from, expires_on, reason, level_since, created_at,"
-                " updated_at) VALUES (:code, :level, CURRENT_DATE - 10,"
-                " CASE WHEN CAST(:level AS varchar) = 'special' THEN CURRENT_DATE + 60 END, 'bench', now(), now(), now())"
-            ),
-            [{"code": c, "level": lv} for c, lv in zones],
-        )
+        db.session.execute(sa.text(ZONES), [{"code": c, "level": lv} for c, lv in zones])
         # Permits for a third of the people inside level-4 zones (some expiring, some expired), and a
         # zone-wide grace in every level-3 zone.
-        db.session.execute(
-            sa.text(
-                "INSERT INTO zone_permit (person_id, zone_id, number, valid_from, valid_to, created_at, updated_at)"
-                " SELECT p.id, z.id, 'P-' || p.id, CURRENT_DATE - 30, CURRENT_DATE + (p.id % 40) - 10, now(), now()"
-                " FROM person p JOIN zone z ON z.area_code = p.area_code OR z.area_code = substr(p.area_code, 1, 4)"
-                " WHERE z.level = '4' AND p.id % 3 = 0"
-            )
-        )
-        db.session.execute(
-            sa.text(
-                "INSERT INTO zone_grace (zone_id, ends_on, created_at, updated_at)"
-                " SELECT id, CURRENT_DATE + 20, now(), now() FROM zone WHERE level = '3'"
-            )
-        )
+        db.session.execute(sa.text(PERMITS))
+        db.session.execute(sa.text(GRACES))
         db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
-        counts = db.session.execute(
-            sa.text(
-                "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM zone), (SELECT count(*) FROM zone_permit)"
-            )
-        ).one()
+        counts = db.session.execute(sa.text(COUNTS)).one()
         print(
             f"filled {counts[0]:,} people, {counts[1]} zones, {counts[2]:,} permits "
             f"in {time.perf_counter() - start:.1f} s"
@@ -169,9 +166,8 @@ def run(url: str, redis_url: str, people: int, repeat: int) -> None:
             f"{len(by_state)} zones; by permit state {states}"
         )
         for label, times in (("zone now", zone_now_times), ("inside-lists", lists_times), ("both", both)):
-            print(
-                f"{label:>13}: median {statistics.median(times):.3f} s, worst {max(times):.3f} s ({repeat} runs)"
-            )
+            median, worst = statistics.median(times), max(times)
+            print(f"{label:>13}: median {median:.3f} s, worst {worst:.3f} s ({repeat} runs)")
 
 
 if __name__ == "__main__":
