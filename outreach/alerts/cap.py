@@ -7,6 +7,8 @@ the OASIS schema (``CAP-v1.2.xsd``), which the tests validate against.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -189,19 +191,44 @@ def _atom_date(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def atom_feed(alerts: list[Alert], *, language: str = "ko") -> bytes:
-    """An Atom 1.0 feed; each entry links to the alert page and its CAP document."""
+@dataclass(frozen=True)
+class FeedEntry:
+    """An entry that is not an alert (an advisory zone's level, from ``outreach.zones.views``)."""
+
+    id: str
+    title: str
+    summary: str
+    updated: datetime
+    link: str
+
+
+def atom_feed(alerts: list[Alert], *, language: str = "ko", extra: Sequence[FeedEntry] = ()) -> bytes:
+    """An Atom 1.0 feed; each entry links to the alert page and its CAP document. ``extra`` entries
+    (advisory zones in force) come first: they are the standing picture the alerts update."""
     feed = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
     feed.set("{http://www.w3.org/XML/1998/namespace}lang", language)
     _sub(feed, "id", public_url("alerts_public.feed"), ATOM_NS)
     _sub(feed, "title", SENDER_NAMES.get(language, SENDER_NAMES["en"]), ATOM_NS)
-    updated = max((a.updated_at or a.created_at for a in alerts), default=None) or utcnow()
+    updated = (
+        max([*(a.updated_at or a.created_at for a in alerts), *(e.updated for e in extra)], default=None)
+        or utcnow()
+    )
     _sub(feed, "updated", _atom_date(updated), ATOM_NS)
     author = _sub(feed, "author", None, ATOM_NS)
     _sub(author, "name", SENDER_NAMES.get(language, SENDER_NAMES["en"]), ATOM_NS)
     self_link = _sub(feed, "link", None, ATOM_NS)
     self_link.set("rel", "self")
     self_link.set("href", public_url("alerts_public.feed"))
+    for item in extra:
+        entry = _sub(feed, "entry", None, ATOM_NS)
+        _sub(entry, "id", item.id, ATOM_NS)
+        _sub(entry, "title", item.title, ATOM_NS)
+        _sub(entry, "updated", _atom_date(item.updated), ATOM_NS)
+        link = _sub(entry, "link", None, ATOM_NS)
+        link.set("rel", "alternate")
+        link.set("href", item.link)
+        summary = _sub(entry, "summary", item.summary, ATOM_NS)
+        summary.set("type", "text")
     for alert in alerts:
         content = alert.content_for(language)
         entry = _sub(feed, "entry", None, ATOM_NS)

@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
         rep,
         staff,
         twilio,
+        zones,
     )
 
     auth.init_app(app)
@@ -36,5 +37,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(twilio.bp, url_prefix="/twilio")
     app.register_blueprint(alerts.public_bp)
     app.register_blueprint(checkins.public_bp)
+    app.register_blueprint(zones.public_bp)
     api.init_app(app)
     app.register_blueprint(register.bp)
