@@ -52,6 +52,7 @@ from outreach.models.base import CHANNELS, LANGUAGES
 from outreach.registry import consent
 from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone
 from outreach.registry.provinces import match_province
+from outreach.zones import geo
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,11 @@ PERSONAL_COLUMNS: dict[str, Any] = {
     "name_latin": None,
     "email": None,
     "province_code": None,
+    "area_code": None,
     "district_note": None,
+    "located_area_code": None,
+    "located_province_code": None,
+    "located_at": None,
     "arrival_date": None,
     "departure_date": None,
     "emergency_name": None,
@@ -82,6 +87,7 @@ EDITABLE_COLUMNS = (
     "email",
     "language",
     "province_code",
+    "area_code",
     "district_note",
     "status",
     "arrival_date",
@@ -159,6 +165,8 @@ class PersonInput:
     email: str | None = None
     language: str | None = None
     province: str | None = None
+    #: District or commune inside the province (a code from ``outreach.zones.geo``), optional.
+    area: str | None = None
     district_note: str | None = None
     status: str | None = None
     arrival_date: date | None = None
@@ -264,6 +272,29 @@ def validate(
             errors.append(FieldError("province", _l("Unknown province; choose one of the 25 provinces.")))
     elif "province" in require:
         errors.append(FieldError("province", _l("Choose the province where you stay.")))
+    if data.area is not None and data.area.strip():
+        found = geo.get(data.area)
+        if found is None or found.level is geo.Level.PROVINCE:
+            errors.append(FieldError("area", _l("Unknown district or commune; choose one from the list.")))
+        else:
+            area_province = geo.parents(found.code)[-1].code
+            if province_code is None and not (data.province and data.province.strip()):
+                province_code = area_province  # the area says its province
+            elif province_code is not None and province_code != area_province:
+                errors.append(
+                    FieldError("area", _l("This district or commune is not in the province you chose."))
+                )
+            give("area_code", found.code)
+    elif data.area is not None or not partial:
+        values["area_code"] = None
+    elif (
+        province_code is not None
+        and person is not None
+        and person.area_code
+        and not geo.is_within(person.area_code, province_code)
+    ):
+        # A new province without an area: an area in the old province no longer holds.
+        values["area_code"] = None
     give("province_code", province_code)
     give("district_note", _text(data.district_note, 300))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
@@ -11,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from outreach.data.kh_places import PLACES
-from outreach.models import ZoneLevel
+from outreach.extensions import db
+from outreach.models import Zone, ZoneLevel
 from outreach.zones import geo, levels
 
 _NAMED = {p.code for p in PLACES}
@@ -38,6 +40,33 @@ def area_choices(language: str, *, with_provinces: bool) -> dict[str, list[Selec
                         )
                     )
         groups[province.name(language)] = items
+    return groups
+
+
+def short_area_choices(language: str) -> dict[str, list[SelectChoice]]:
+    """The public forms' area list, kept short for a cheap phone on a slow link: the named places
+    advisories use, and the districts of provinces where a zone covers only part of the province
+    (there the district decides whether someone is inside). Staff choose from the full list."""
+    zoned = {
+        geo.parents(code)[-1].code
+        for code in db.session.scalars(sa.select(Zone.area_code).where(Zone.level.is_not(None)))
+        if (a := geo.get(code)) is not None and a.level is not geo.Level.PROVINCE
+    }
+    groups: dict[str, list[SelectChoice]] = {}
+    for province in sorted(geo.provinces(), key=lambda a: geo.search_key(a.name(language))):
+        areas = [
+            a
+            for p in PLACES
+            if (a := geo.get(p.code))
+            and a.level is not geo.Level.PROVINCE
+            and geo.is_within(a.code, province.code)
+        ]
+        if province.code in zoned:
+            areas += [d for d in geo.children(province.code) if d.code not in {a.code for a in areas}]
+        if areas:
+            groups[province.name(language)] = [
+                SelectChoice(a.code, f"{a.name(language)} ({a.unit_name})") for a in areas
+            ]
     return groups
 
 

@@ -17,9 +17,9 @@ from outreach.alerts.cap import FeedEntry, public_url
 from outreach.alerts.jobs import cambodia_today
 from outreach.extensions import db
 from outreach.i18n import current_language, for_person_language
-from outreach.models import ChangeStatus, Zone, ZoneChange
+from outreach.models import ChangeStatus, Permit, Person, Zone, ZoneChange, utcnow
 from outreach.zones import geo, levels
-from outreach.zones.inside import PERMIT_STATES, active_zone_condition, inside_list, state_counts
+from outreach.zones.inside import PERMIT_STATES, active_zone_condition, inside_list, state_counts, zone_now_of
 from outreach.zones.map import AdvisoryLevel, render_map
 
 
@@ -151,6 +151,37 @@ def zone_audience_summary(
     if stay_overlaps:
         parts.append(_("and travellers whose stay overlaps the advisory"))
     return " · ".join(parts)
+
+
+@dataclass
+class PersonZones:
+    """A person's place and zones, for the staff person page."""
+
+    area: str | None
+    zone: Zone | None
+    zone_label: str | None
+    located: str | None
+    permits: list[Permit]
+
+
+def person_zones(person: Person, *, language: str) -> PersonZones:
+    found = geo.get(person.area_code) if person.area_code else None
+    zone = zone_now_of(person.id, today=cambodia_today(), now=utcnow())
+    located = geo.get(person.located_area_code or person.located_province_code or "")
+    permits = list(
+        db.session.scalars(
+            sa.select(Permit).where(Permit.person_id == person.id).order_by(Permit.valid_to.desc())
+        )
+    )
+    return PersonZones(
+        area=geo.label(found, language) if found else None,
+        zone=zone,
+        zone_label=f"{geo.label(geo.area(zone.area_code), language)}: {levels.name(zone.level)}"
+        if zone
+        else None,
+        located=geo.label(located, language) if located else None,
+        permits=permits,
+    )
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from outreach.extensions import db
 from outreach.models import User, ZoneChange
 from outreach.zones import operations
 from tests.alerts.conftest import fake_twilio, twilio_app  # noqa: F401  (shared pipeline fixtures)
+from tests.checkins.conftest import make_checkin  # noqa: F401  (shared fixture)
 
 
 @pytest.fixture
