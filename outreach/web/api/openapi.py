@@ -31,6 +31,7 @@ TAGS = [
     ("checkins", "“Are you safe?” requests and their answers."),
     ("cases", "People who asked for help, followed by the duty officers."),
     ("grievances", "Grievances from community representatives (representatives: their organisation's only)."),
+    ("zones", "Advisory zones: levels and their history, who is inside by permit state, permits and grace."),
 ]
 
 ERROR_TEXT = {
