@@ -36,10 +36,12 @@ from outreach.models import (
     CheckInRecipient,
     CheckInResponse,
     ConsentMethod,
+    Grace,
     InboundMessage,
     Message,
     OptOut,
     OutboxEntry,
+    Permit,
     Person,
     PersonStatus,
     PhoneNumber,
@@ -662,9 +664,16 @@ def _erase(person_ids: list[int], addresses: list[str]) -> None:
     db.session.execute(
         sa.update(CheckInResponse)
         .where(CheckInResponse.person_id.in_(person_ids))
-        .values(text=None, location=None)
+        .values(text=None, location=None, latitude=None, longitude=None, accuracy_m=None)
         .execution_options(synchronize_session=False)
     )
+    # A permit number and a personal grace deadline are personal data too.
+    for table in (Permit, Grace):
+        db.session.execute(
+            sa.delete(table)
+            .where(table.person_id.in_(person_ids))
+            .execution_options(synchronize_session=False)
+        )
     db.session.execute(
         sa.delete(RegistrationConversation)
         .where(RegistrationConversation.address.in_(addresses or [""]))
@@ -793,7 +802,14 @@ def merge_people(keep: Person, drop: Person, *, actor: User | None = None) -> No
         .execution_options(synchronize_session=False)
     )
     _merge_checkin_recipients(keep.id, drop.id)
-    for column in (CheckInResponse.person_id, Case.person_id, InboundMessage.person_id, OptOut.person_id):
+    for column in (
+        CheckInResponse.person_id,
+        Case.person_id,
+        InboundMessage.person_id,
+        OptOut.person_id,
+        Permit.person_id,
+        Grace.person_id,
+    ):
         db.session.execute(
             sa.update(column.class_)
             .where(column == drop.id)

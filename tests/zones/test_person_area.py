@@ -185,3 +185,28 @@ def test_a_check_in_can_target_the_people_inside_a_zone(
             sa.select(CheckInRecipient.person_id).where(CheckInRecipient.checkin_id == checkin_id)
         ).all()
         assert list(people) == [inside_id]
+
+
+def test_deleting_a_registration_erases_its_area_location_and_permits(
+    app: Flask, make_person: Callable[..., int], admin: User, today: date
+) -> None:
+    from outreach.models import Permit
+    from outreach.registry.operations import delete_registration
+    from outreach.zones import operations
+
+    person_id = make_person(province_code="KH-20", area_code="2008")
+    with app.app_context():
+        zone_id = set_level(admin, "2008", "4", since=today).zone_id
+        actor = db.session.get(User, admin.id)
+        assert actor is not None
+        operations.add_permit(operations.PermitInput(person_id, zone_id, "P-1", today, today), actor=actor)
+        operations.add_grace(zone_id, today, actor=actor, person_id=person_id)
+        person = db.session.get(Person, person_id)
+        assert person is not None
+        person.located_area_code, person.located_province_code, person.located_at = "2008", "KH-20", utcnow()
+        db.session.commit()
+        delete_registration(person)
+        db.session.commit()
+        assert (person.area_code, person.located_area_code, person.located_at) == (None, None, None)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Permit)) == 0
+        assert inside.counts_by_zone(today=today, now=utcnow()) == {}
