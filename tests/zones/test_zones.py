@@ -338,3 +338,31 @@ def test_history_keeps_every_change_and_ending_a_zone_empties_its_list(
         ]
         assert zone.level is None and inside.counts_by_zone(today=today, now=utcnow()) == {}
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ZoneChange)) == 3
+
+
+def test_a_zone_wide_grace_reminds_each_resident_inside_once_in_their_language(
+    twilio_app: Flask, fake_twilio: FakeTwilio, make_person: Callable[..., int], admin: User, today: date
+) -> None:
+    make_person(province_code="KH-18", language="ko", phone="+85512777001")
+    make_person(province_code="KH-18", language="en", phone="+85512777002")
+    make_person(
+        province_code="KH-18",
+        phone="+85512777003",
+        status=PersonStatus.TRAVELER,
+        departure_date=today + timedelta(days=30),
+    )  # a traveller: the residents' grace is not theirs
+    make_person(province_code="KH-12", phone="+85512777004")
+    with twilio_app.app_context():
+        change = set_level(admin, "KH-18", "3", since=today)
+        actor = db.session.get(User, admin.id)
+        assert actor is not None
+        operations.add_grace(change.zone_id, today + timedelta(days=1), actor=actor, note="legal residents")
+        db.session.commit()
+        assert reminders.send_due(today).queued == 2
+        assert reminders.send_due(today).queued == 0
+        db.session.commit()
+    run_jobs(twilio_app)
+    by_number = {m["to"]: m["body"] for m in fake_twilio.sent()}
+    assert set(by_number) == {"+85512777001", "+85512777002"}
+    assert "grace period" in by_number["+85512777002"] and "1 day" in by_number["+85512777002"]
+    assert "유예" in by_number["+85512777001"]
