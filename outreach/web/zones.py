@@ -34,7 +34,7 @@ from outreach.audit import record
 from outreach.checkins.dashboard import _safe_cell, csv_lines
 from outreach.extensions import db
 from outreach.i18n import current_language
-from outreach.models import ChangeStatus, Permit, Role, User, Zone, ZoneChange, utcnow
+from outreach.models import Alert, ChangeStatus, Permit, Role, User, Zone, ZoneChange, utcnow
 from outreach.web.staff import bp
 from outreach.zones import geo, levels, operations
 from outreach.zones.forms import DecideForm, EndForm, GraceForm, LevelForm, PermitForm
@@ -145,6 +145,7 @@ def zone(zone_id: int) -> Response:
     today, now = cambodia_today(), utcnow()
     people = inside_list(found.id, today=today, now=now, state=state)
     counts = state_counts(today=today, now=now, zone_ids=[found.id])[found.id]
+    prepared_id = next((c.alert_id for c in reversed(found.changes) if c.alert_id), None)
     permits = list(
         db.session.scalars(
             sa.select(Permit).where(Permit.zone_id == found.id).order_by(Permit.valid_to.desc())
@@ -168,7 +169,8 @@ def zone(zone_id: int) -> Response:
             end_form=EndForm(),
             decide_form=DecideForm(),
             pending=next((c for c in found.changes if c.status == ChangeStatus.PENDING), None),
-            prepared=next((c.alert_id for c in reversed(found.changes) if c.alert_id), None),
+            # The latest change's alert, and how far it got: "who has been told".
+            prepared=db.session.get(Alert, prepared_id) if prepared_id else None,
             is_admin=_me().role == Role.ADMIN,
             levels=levels,
         )

@@ -76,6 +76,7 @@ def test_officer_requests_a_ban_admin_approves_and_the_zone_lists_people_by_perm
     assert doc.find(".//a[@data-state='none']").text.endswith("(2)")
     prepared = doc.find(".//p[@id='prepared']/a")
     assert prepared is not None and "/staff/alerts/" in prepared.get("href")
+    assert doc.find(".//p[@id='prepared']/span").get("data-status") == "draft"  # nobody told yet
     only_valid = etree.HTML(client.get(f"/staff/zones/{zone_id}?state=valid").get_data(as_text=True))
     assert [r.get("data-person") for r in only_valid.iterfind(".//tr[@data-person]")] == [str(ids["permit"])]
     assert client.get(f"/staff/zones/{zone_id}?state=bogus").status_code == 400
