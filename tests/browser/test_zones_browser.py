@@ -144,3 +144,52 @@ def test_raise_bavet_to_level_4_see_who_is_inside_and_send_the_prepared_alert(
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["viewport"]["width"]  # type: ignore[index]
     phone_page.screenshot(path="/tmp/advisories-phone.png", full_page=True)
+
+
+def test_a_tap_shares_the_phones_location_with_the_answer(live_server: Any, browser: Browser) -> None:
+    from datetime import timedelta
+
+    from outreach.checkins.operations import create_checkin, on_checkin_dispatch
+    from outreach.models import CheckInRecipient, User
+
+    app = live_server.app
+    ids = _seed(app)
+    person_id = ids["+85512770010"]  # registered in Svay Rieng without a district
+    with app.app_context():
+        officer = db.session.scalar(db.select(User).where(User.email == "officer@zones.test"))
+        checkin = create_checkin(
+            title="Safe?",
+            questions={"ko": "안전하신가요?"},
+            audience={},
+            channels=["sms"],
+            deadline=utcnow() + timedelta(hours=12),
+            actor=officer,
+        )
+        on_checkin_dispatch(checkin.alert_id)
+        db.session.commit()
+        code = db.session.scalar(
+            db.select(CheckInRecipient.code).where(
+                CheckInRecipient.checkin_id == checkin.id, CheckInRecipient.person_id == person_id
+            )
+        )
+    context = browser.new_context(
+        locale="ko-KR",
+        timezone_id="Asia/Phnom_Penh",
+        permissions=["geolocation"],
+        geolocation={"latitude": 11.0712, "longitude": 106.1601, "accuracy": 30},
+        **PHONE,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    phone = context.new_page()
+    try:
+        phone.goto(f"{live_server.url}/c/{code}")
+        phone.click("#share-location")
+        expect(phone.locator("#latitude")).to_have_value("11.071200")
+        phone.locator("button[name=safe]").first.click()
+        expect(phone.locator("p.ok")).to_be_visible()
+    finally:
+        context.close()
+    with app.app_context():
+        person = db.session.get(Person, person_id)
+        assert person is not None
+        assert (person.located_province_code, person.located_area_code) == ("KH-20", "2008")
