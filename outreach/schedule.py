@@ -52,6 +52,7 @@ def load_periodic_jobs() -> dict[str, Periodic]:
         "outreach.checkins.jobs",
         "outreach.registry.jobs",
         "outreach.grievances.jobs",
+        "outreach.zones.jobs",
     ):
         try:
             importlib.import_module(module)

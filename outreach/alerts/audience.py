@@ -5,6 +5,11 @@ An audience is a small dict stored on the alert::
     {"provinces": ["KH-12", "KH-17"], "statuses": ["resident"], "languages": ["ko", "en"],
      "present_only": true}
 
+and, to target advisory zones (``outreach.zones.inside``), any of ``"zones": [zone ids]`` (people
+inside those zones), ``"min_level": 3`` (inside any zone at that level or above), ``"without_permit":
+true`` (of those, only people without a valid permit for the zone) and ``"stay_overlaps": true``
+(also travellers still to come whose stay overlaps the zone's period).
+
 An empty list means "no restriction". Whatever the filter, only people who gave consent and whose
 registration was not deleted are ever reached. Everything here builds SQL; nothing loads people.
 """
@@ -19,9 +24,10 @@ import sqlalchemy as sa
 
 from outreach.extensions import db
 from outreach.i18n import LOCALES
-from outreach.models import PersonStatus, Province
+from outreach.models import PersonStatus, Province, Zone, utcnow
 from outreach.models.people import Person, PhoneNumber
 from outreach.registry.presence import present_conditions
+from outreach.zones.inside import audience_condition
 
 
 class AudienceError(ValueError):
@@ -34,8 +40,17 @@ class Audience:
     statuses: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     present_only: bool = False
-    #: Kept for forward compatibility (e.g. advisory zones); ignored by the filter.
+    #: Advisory zones (ids); with ``min_level`` the audience is people inside matching zones.
+    zones: tuple[int, ...] = ()
+    min_level: int | None = None
+    without_permit: bool = False
+    stay_overlaps: bool = False
+    #: Kept for forward compatibility; ignored by the filter.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def by_zone(self) -> bool:
+        return bool(self.zones) or self.min_level is not None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> Audience:
@@ -45,6 +60,10 @@ class Audience:
             statuses=tuple(sorted({str(s) for s in raw.get("statuses") or ()})),
             languages=tuple(sorted({str(lang) for lang in raw.get("languages") or ()})),
             present_only=bool(raw.get("present_only", False)),
+            zones=tuple(sorted({_int(z) for z in raw.get("zones") or ()})),
+            min_level=_int(raw["min_level"]) if raw.get("min_level") not in (None, "") else None,
+            without_permit=bool(raw.get("without_permit", False)),
+            stay_overlaps=bool(raw.get("stay_overlaps", False)),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -53,7 +72,24 @@ class Audience:
             "statuses": list(self.statuses),
             "languages": list(self.languages),
             "present_only": self.present_only,
+            **(
+                {
+                    "zones": list(self.zones),
+                    "min_level": self.min_level,
+                    "without_permit": self.without_permit,
+                    "stay_overlaps": self.stay_overlaps,
+                }
+                if self.by_zone
+                else {}
+            ),
         }
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise AudienceError(f"not a number: {value!r}") from None
 
 
 def validate_audience(raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -71,6 +107,15 @@ def validate_audience(raw: dict[str, Any] | None) -> dict[str, Any]:
         unknown = sorted(set(audience.provinces) - known)
         if unknown:
             raise AudienceError(f"unknown province {', '.join(unknown)}")
+    if audience.zones:
+        known_zones = set(db.session.scalars(sa.select(Zone.id).where(Zone.id.in_(audience.zones))))
+        missing = sorted(set(audience.zones) - known_zones)
+        if missing:
+            raise AudienceError(f"unknown zone {', '.join(map(str, missing))}")
+    if audience.min_level is not None and not 1 <= audience.min_level <= 4:
+        raise AudienceError("min_level must be 1 to 4")
+    if (audience.without_permit or audience.stay_overlaps) and not audience.by_zone:
+        raise AudienceError("without_permit and stay_overlaps need zones or min_level")
     return audience.as_dict()
 
 
@@ -87,6 +132,17 @@ def audience_conditions(audience: dict[str, Any] | Audience, *, today: date) -> 
         conditions.append(Person.status.in_([PersonStatus(s) for s in aud.statuses]))
     if aud.languages:
         conditions.append(Person.language.in_(aud.languages))
+    if aud.by_zone:
+        conditions.append(
+            audience_condition(
+                today=today,
+                now=utcnow(),
+                zone_ids=list(aud.zones) or None,
+                min_level=aud.min_level,
+                without_permit=aud.without_permit,
+                stay_overlaps=aud.stay_overlaps,
+            )
+        )
     if aud.present_only:
         conditions.extend(present_conditions(today))
     return conditions

@@ -34,7 +34,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from outreach.alerts.compose import AlertInput, ContentInput
 from outreach.extensions import db
 from outreach.i18n import LANGUAGE_NAMES, current_language
-from outreach.models import Alert, CapCategory, CapCertainty, CapUrgency, Province, Severity
+from outreach.models import Alert, CapCategory, CapCertainty, CapUrgency, Province, Severity, Zone
+from outreach.zones import geo
+from outreach.zones import levels as zone_levels
 
 #: Cambodia has one time zone and no daylight saving; officers type local times.
 CAMBODIA = timezone(timedelta(hours=7), "ICT")
@@ -107,6 +109,16 @@ CHANNEL_LABELS: dict[str, LazyString] = {"sms": _l("SMS"), "whatsapp": _l("Whats
 CHANNEL_CHOICES = as_choices(list(CHANNEL_LABELS.items()))
 
 
+def zone_choices(language: str | None = None) -> list[SelectChoice]:
+    """Zones with a level, for targeting the people inside them."""
+    lang = language or current_language()
+    zones = db.session.scalars(sa.select(Zone).where(Zone.level.is_not(None)).order_by(Zone.area_code))
+    return [
+        SelectChoice(str(z.id), f"{geo.label(geo.area(z.area_code), lang)} · {zone_levels.name(z.level)}")
+        for z in zones
+    ]
+
+
 class AudienceForm(FlaskForm):
     """Who to reach. Nothing ticked in a group means everyone in that group."""
 
@@ -117,24 +129,52 @@ class AudienceForm(FlaskForm):
     )
     languages = MultiCheckboxField(_l("Languages"), choices=as_choices(list(LANGUAGE_NAMES.items())))
     present_only = BooleanField(_l("Only people in Cambodia now (by arrival and departure dates)"))
+    zones = MultiCheckboxField(_l("Advisory zones (people inside)"), choices=[])
+    # Not submitted by forms that predate it (and then means "not by level"): no choice check.
+    min_level = SelectField(_l("People inside any zone at level"), choices=[], validate_choice=False)
+    without_permit = BooleanField(_l("Only people without a valid permit for their zone"))
+    stay_overlaps = BooleanField(_l("Also travellers whose stay overlaps the advisory"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.provinces.choices = province_choices()
+        self.zones.choices = zone_choices()
+        self.min_level.choices = as_choices(
+            [
+                ("", _l("any (not by level)")),
+                *((str(n), _l("%(level)d or above", level=n)) for n in (1, 2, 3, 4)),
+            ]
+        )
 
     def audience(self) -> dict[str, Any]:
-        return {
+        audience: dict[str, Any] = {
             "provinces": list(self.provinces.data or []),
             "statuses": list(self.statuses.data or []),
             "languages": list(self.languages.data or []),
             "present_only": bool(self.present_only.data),
         }
+        zones = [int(z) for z in self.zones.data or [] if str(z).isdigit()]
+        min_level = (
+            int(self.min_level.data) if str(self.min_level.data or "") in ("1", "2", "3", "4") else None
+        )
+        if zones or min_level:
+            audience.update(
+                zones=zones,
+                min_level=min_level,
+                without_permit=bool(self.without_permit.data),
+                stay_overlaps=bool(self.stay_overlaps.data),
+            )
+        return audience
 
     def load_audience(self, audience: dict[str, Any]) -> None:
         self.provinces.data = list(audience.get("provinces") or [])
         self.statuses.data = list(audience.get("statuses") or [])
         self.languages.data = list(audience.get("languages") or [])
         self.present_only.data = bool(audience.get("present_only"))
+        self.zones.data = [str(z) for z in audience.get("zones") or []]
+        self.min_level.data = str(audience["min_level"]) if audience.get("min_level") else ""
+        self.without_permit.data = bool(audience.get("without_permit"))
+        self.stay_overlaps.data = bool(audience.get("stay_overlaps"))
 
 
 class AlertForm(AudienceForm):

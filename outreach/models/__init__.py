@@ -71,6 +71,7 @@ from outreach.models.staff import (
     Role,
     User,
 )
+from outreach.models.zones import ChangeStatus, Grace, Permit, Zone, ZoneChange, ZoneLevel, ZoneReminder
 
 __all__ = [
     "CHANNELS",
@@ -96,6 +97,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseStatus",
+    "ChangeStatus",
     "Channel",
     "CheckIn",
     "CheckInEvent",
@@ -106,6 +108,7 @@ __all__ = [
     "Disclosure",
     "DisclosureStatus",
     "EvidenceFile",
+    "Grace",
     "Grievance",
     "GrievanceCategory",
     "GrievanceEntry",
@@ -119,6 +122,7 @@ __all__ = [
     "OptOut",
     "Organisation",
     "OutboxEntry",
+    "Permit",
     "Person",
     "PersonStatus",
     "PhoneKind",
@@ -136,5 +140,9 @@ __all__ = [
     "UploadToken",
     "Urgency",
     "User",
+    "Zone",
+    "ZoneChange",
+    "ZoneLevel",
+    "ZoneReminder",
     "utcnow",
 ]

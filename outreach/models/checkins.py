@@ -89,6 +89,10 @@ class CheckInResponse(Base):
     via: so.Mapped[AnswerVia] = so.mapped_column(enum_column(AnswerVia))
     text: so.Mapped[str | None] = so.mapped_column(sa.Text)
     location: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    #: Shared by the phone (browser geolocation, only on the person's tap), WGS 84 degrees.
+    latitude: so.Mapped[float | None]
+    longitude: so.Mapped[float | None]
+    accuracy_m: so.Mapped[float | None]
     inbound_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("inbound_message.id"))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 

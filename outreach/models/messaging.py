@@ -54,6 +54,8 @@ class SourceKind(StrEnum):
     INVITATION = "invitation"
     #: A message to a reporter (their status link, an evidence upload link): ``source_id`` = report event.
     REPORT = "report"
+    #: A permit or grace period in an advisory zone ends soon (``outreach.zones.reminders``).
+    ZONE_REMINDER = "zone_reminder"
 
 
 class Message(Base):

@@ -63,6 +63,10 @@ class Person(TimestampMixin, Base):
     birth_date: so.Mapped[date | None]
     language: so.Mapped[str] = so.mapped_column(sa.String(2), default="ko")
     province_code: so.Mapped[str | None] = so.mapped_column(sa.ForeignKey("province.code"), index=True)
+    #: Optional district or commune inside the province (``outreach.zones.geo`` code, e.g. ``2008``
+    #: Bavet); advisory zones are matched against it, so a neighbour elsewhere in the province is not
+    #: "inside" a city's zone.
+    area_code: so.Mapped[str | None] = so.mapped_column(sa.String(8), index=True)
     district_note: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     status: so.Mapped[PersonStatus] = so.mapped_column(
         enum_column(PersonStatus), default=PersonStatus.RESIDENT, index=True
@@ -79,6 +83,11 @@ class Person(TimestampMixin, Base):
     #: Version of the consent text the person agreed to (see ``outreach.registry.consent``).
     consent_version: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     last_checkin_at: so.Mapped[datetime | None]
+    #: Where the phone was when the person last shared its location (a check-in tap): the area it
+    #: falls in and its province. It counts for "zone now" while fresh (``outreach.zones.inside``).
+    located_area_code: so.Mapped[str | None] = so.mapped_column(sa.String(8))
+    located_province_code: so.Mapped[str | None] = so.mapped_column(sa.String(8))
+    located_at: so.Mapped[datetime | None]
     last_known_status: so.Mapped[SafetyStatus] = so.mapped_column(
         enum_column(SafetyStatus), default=SafetyStatus.UNKNOWN
     )

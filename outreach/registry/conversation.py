@@ -5,6 +5,9 @@
     name ─▶ province ─▶ status ─┬─ resident ──────────────▶ consent ─▶ registered (record created
                                 └─ traveler ─▶ departure ─▶            or, for a known number, updated)
 
+After the province comes an optional area step (a numbered menu of its named places and, where few,
+its districts: ``outreach.zones.sms``) when the province has any.
+
 A wrong answer gets a short re-prompt saying what is expected and the step does not move. State is
 kept in ``RegistrationConversation`` (one per number) and expires 24 hours after the last answer.
 STOP is the opt-out handler's (priority 10): it calls :func:`cancel_conversation`, and should it not,
@@ -54,6 +57,7 @@ from outreach.registry.operations import (
 )
 from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
+from outreach.zones.sms import area_menu, area_prompt, area_reprompt, read_answer
 
 TTL = timedelta(hours=24)
 
@@ -239,6 +243,22 @@ def _step_province(ctx: InboundContext, conv: RegistrationConversation) -> Reply
             _("We do not know that province. Send a number (e.g. 12 for Phnom Penh) or the province name.")
         )
     conv.data = {**conv.data, "province": code}
+    areas = area_menu(code)
+    if areas:
+        conv.step = "area"
+        return _reply(area_prompt(areas, conv.language))
+    conv.step = "status"
+    return _reply(_status_prompt())
+
+
+def _step_area(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
+    """The optional city or district (a numbered menu, ``outreach.zones.sms``)."""
+    province = conv.data.get("province") or ""
+    areas = area_menu(province)
+    understood, code = read_answer(areas, ctx.text, province)
+    if not understood:
+        return _reply(area_reprompt(areas, conv.language))
+    conv.data = {**conv.data, "area": code}
     conv.step = "status"
     return _reply(_status_prompt())
 
@@ -324,6 +344,7 @@ def _finish(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
         name_latin=data.get("name_latin"),
         language=conv.language,
         province=data.get("province"),
+        area=data.get("area"),
         status=data.get("status"),
         departure_date=departure,
         phones=[PhoneInput(ctx.address, "phone", is_whatsapp=conv.channel == "whatsapp")],
@@ -370,6 +391,7 @@ PROMPTS: dict[str, Callable[[str], str]] = {
 STEPS = {
     "name": _step_name,
     "province": _step_province,
+    "area": _step_area,
     "status": _step_status,
     "departure": _step_departure,
     "consent": _step_consent,

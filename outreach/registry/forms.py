@@ -23,6 +23,7 @@ from outreach.i18n import LANGUAGE_NAMES, current_language
 from outreach.models import Province
 from outreach.registry.dates import parse_date
 from outreach.registry.operations import PersonInput, RegistryError, phone_inputs
+from outreach.zones.forms import area_choices, short_area_choices
 
 
 class DateText(StringField):
@@ -63,6 +64,8 @@ class PersonFields(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
     language = SelectField(_l("Language for messages"), choices=[])
     province = SelectField(_l("Province where you stay"), choices=[])
+    # Checked by the registry (``validate``), which names the problem; no choice check here.
+    area = SelectField(_l("District, city or commune (optional)"), choices=[], validate_choice=False)
     district_note = StringField(_l("District, address or hotel"), validators=[Optional(), Length(max=300)])
     status = RadioField(
         _l("I am"),
@@ -86,8 +89,15 @@ class PersonFields(FlaskForm):
         # WTForms 3.3 wants SelectChoice objects (tuples are deprecated).
         self.language.choices = [SelectChoice(v, label) for v, label in language_choices()]
         self.province.choices = [SelectChoice(v, label) for v, label in province_choices()]
+        self.area.choices = {"": [SelectChoice("", str(_l("Not given")))]} | self.area_list(
+            current_language()
+        )
         if not self.language.data:
             self.language.data = current_language()
+
+    def area_list(self, language: str) -> dict[str, list[SelectChoice]]:
+        """Public forms offer the short list (a small page); staff get every district."""
+        return short_area_choices(language)
 
     def to_input(self) -> PersonInput:
         return PersonInput(
@@ -96,6 +106,7 @@ class PersonFields(FlaskForm):
             email=self.email.data,
             language=self.language.data,
             province=self.province.data,
+            area=self.area.data or "",
             district_note=self.district_note.data,
             status=self.status.data,
             arrival_date=self.arrival_date.date(),
@@ -137,6 +148,7 @@ class PersonFields(FlaskForm):
             getattr(self, name).data = getattr(person, name) or ""
         self.language.data = person.language
         self.province.data = person.province_code or ""
+        self.area.data = person.area_code or ""
         self.status.data = person.status.value
         self.arrival_date.data = person.arrival_date.isoformat() if person.arrival_date else ""
         self.departure_date.data = person.departure_date.isoformat() if person.departure_date else ""
@@ -163,7 +175,8 @@ class SelfServiceForm(PersonFields):
 
 
 class StaffPersonForm(PersonFields):
-    pass
+    def area_list(self, language: str) -> dict[str, list[SelectChoice]]:
+        return area_choices(language, with_provinces=False)
 
 
 class DepartureForm(FlaskForm):

@@ -37,10 +37,12 @@ from outreach.models import (
     CheckInRecipient,
     CheckInResponse,
     ConsentMethod,
+    Grace,
     InboundMessage,
     Message,
     OptOut,
     OutboxEntry,
+    Permit,
     Person,
     PersonStatus,
     PhoneNumber,
@@ -54,6 +56,7 @@ from outreach.registry import consent
 from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone
 from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
+from outreach.zones import geo
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,11 @@ PERSONAL_COLUMNS: dict[str, Any] = {
     "name_latin": None,
     "email": None,
     "province_code": None,
+    "area_code": None,
     "district_note": None,
+    "located_area_code": None,
+    "located_province_code": None,
+    "located_at": None,
     "arrival_date": None,
     "departure_date": None,
     "emergency_name": None,
@@ -84,6 +91,7 @@ EDITABLE_COLUMNS = (
     "email",
     "language",
     "province_code",
+    "area_code",
     "district_note",
     "status",
     "arrival_date",
@@ -161,6 +169,8 @@ class PersonInput:
     email: str | None = None
     language: str | None = None
     province: str | None = None
+    #: District or commune inside the province (a code from ``outreach.zones.geo``), optional.
+    area: str | None = None
     district_note: str | None = None
     status: str | None = None
     arrival_date: date | None = None
@@ -266,6 +276,29 @@ def validate(
             errors.append(FieldError("province", _l("Unknown province; choose one of the 25 provinces.")))
     elif "province" in require:
         errors.append(FieldError("province", _l("Choose the province where you stay.")))
+    if data.area is not None and data.area.strip():
+        found = geo.get(data.area)
+        if found is None or found.level is geo.Level.PROVINCE:
+            errors.append(FieldError("area", _l("Unknown district or commune; choose one from the list.")))
+        else:
+            area_province = geo.parents(found.code)[-1].code
+            if province_code is None and not (data.province and data.province.strip()):
+                province_code = area_province  # the area says its province
+            elif province_code is not None and province_code != area_province:
+                errors.append(
+                    FieldError("area", _l("This district or commune is not in the province you chose."))
+                )
+            give("area_code", found.code)
+    elif data.area is not None or not partial:
+        values["area_code"] = None
+    elif (
+        province_code is not None
+        and person is not None
+        and person.area_code
+        and not geo.is_within(person.area_code, province_code)
+    ):
+        # A new province without an area: an area in the old province no longer holds.
+        values["area_code"] = None
     give("province_code", province_code)
     give("district_note", _text(data.district_note, 300))
 
@@ -619,9 +652,16 @@ def _erase(person_ids: list[int], addresses: list[str]) -> None:
     db.session.execute(
         sa.update(CheckInResponse)
         .where(CheckInResponse.person_id.in_(person_ids))
-        .values(text=None, location=None)
+        .values(text=None, location=None, latitude=None, longitude=None, accuracy_m=None)
         .execution_options(synchronize_session=False)
     )
+    # A permit number and a personal grace deadline are personal data too.
+    for table in (Permit, Grace):
+        db.session.execute(
+            sa.delete(table)
+            .where(table.person_id.in_(person_ids))
+            .execution_options(synchronize_session=False)
+        )
     db.session.execute(
         sa.delete(RegistrationConversation)
         .where(RegistrationConversation.address.in_(addresses or [""]))
@@ -750,7 +790,14 @@ def merge_people(keep: Person, drop: Person, *, actor: User | None = None) -> No
         .execution_options(synchronize_session=False)
     )
     _merge_checkin_recipients(keep.id, drop.id)
-    for column in (CheckInResponse.person_id, Case.person_id, InboundMessage.person_id, OptOut.person_id):
+    for column in (
+        CheckInResponse.person_id,
+        Case.person_id,
+        InboundMessage.person_id,
+        OptOut.person_id,
+        Permit.person_id,
+        Grace.person_id,
+    ):
         db.session.execute(
             sa.update(column.class_)
             .where(column == drop.id)

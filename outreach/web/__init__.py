@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         reports_staff,
         staff,
         twilio,
+        zones,
     )
 
     auth.init_app(app)
@@ -38,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(twilio.bp, url_prefix="/twilio")
     app.register_blueprint(alerts.public_bp)
     app.register_blueprint(checkins.public_bp)
+    app.register_blueprint(zones.public_bp)
     api.init_app(app)
     app.register_blueprint(register.bp)
     app.register_blueprint(reports_public.bp)

@@ -43,6 +43,7 @@ from outreach.models import Alert, AlertKind, AlertStatus, AuditEvent, User
 from outreach.registry.presence import cambodia_today
 from outreach.web.pagination import paginate
 from outreach.web.staff import bp
+from outreach.zones.views import feed_entries, zone_audience_summary
 
 #: The public side: the Atom feed, public alert pages and their CAP documents.
 public_bp = Blueprint("alerts_public", __name__)
@@ -310,7 +311,8 @@ def _public_alert(alert_id: int) -> Alert:
 
 @public_bp.get("/alerts/feed.atom")
 def feed() -> Response:
-    body = cap.atom_feed(cap.public_alerts(), language=current_language())
+    language = current_language()
+    body = cap.atom_feed(cap.public_alerts(), language=language, extra=feed_entries(language))
     return Response(body, mimetype="application/atom+xml")
 
 
@@ -363,6 +365,8 @@ def _audience_summary(audience: dict[str, Any]) -> str:
     )
     if aud.present_only:
         parts.append(_("only people in Cambodia now"))
+    if aud.by_zone:
+        parts.append(zone_audience_summary(aud.zones, aud.min_level, aud.without_permit, aud.stay_overlaps))
     return " · ".join(parts)
 
 

@@ -76,6 +76,7 @@ from outreach.models import (
 from outreach.registry.presence import cambodia_today
 from outreach.web.pagination import paginate
 from outreach.web.staff import bp
+from outreach.zones import location as zone_location
 
 #: ``/c/<code>``: no log-in, no JavaScript, in the person's language.
 public_bp = Blueprint("checkin_public", __name__)
@@ -498,7 +499,13 @@ def answer(code: str) -> Response:
         if form.validate_on_submit() and (form.safe.data or form.need_help.data):
             choice = Answer.NEED_HELP if form.need_help.data else Answer.SAFE
             try:
-                record_answer(recipient, choice, AnswerVia.LINK, form.note.data, form.location.data)
+                result = record_answer(recipient, choice, AnswerVia.LINK, form.note.data, form.location.data)
+                # Coordinates come only after a tap on "share my location" (static/checkin-location.js).
+                coordinates = zone_location.parse(
+                    request.form.get("latitude"), request.form.get("longitude"), request.form.get("accuracy")
+                )
+                if coordinates is not None and result.response is not None:
+                    zone_location.record(person, result.response, *coordinates)
             except CheckInClosedError:
                 db.session.rollback()
                 return _tiny("checkins/link_problem.html", 410, language, problem="expired")

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 STAFF_NAV: list[tuple[str, LazyString]] = [
     ("staff.people", _l("Registry")),
     ("staff.alerts", _l("Alerts")),
+    ("staff.zones", _l("Advisory zones")),
     ("staff.checkins", _l("Check-ins")),
     ("staff.cases", _l("Cases")),
     ("staff.reports", _l("Reports")),

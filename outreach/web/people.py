@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from outreach.audit import record
 from outreach.extensions import db
+from outreach.i18n import current_language
 from outreach.models import (
     AuditEvent,
     Case,
@@ -58,6 +59,7 @@ from outreach.registry.search import (
 )
 from outreach.reports.operations import reports_for_person, stage_label
 from outreach.web.staff import bp
+from outreach.zones.views import person_zones
 
 
 def _int_arg(name: str) -> int | None:
@@ -290,6 +292,7 @@ def person(person_id: int) -> str:
         "people/person.html",
         person=p,
         entries=timeline(p),
+        zones=person_zones(p, language=current_language()) if not p.deleted_at else None,
         opted_out=opted_out_channels(p) if not p.deleted_at else set(),
         merge_form=MergeForm(formdata=None),
         delete_form=DeleteForm(formdata=None),

@@ -5,10 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 
+from outreach.alerts.jobs import cambodia_today
 from outreach.extensions import db
-from outreach.models import InboundMessage, InboundRoute, OutboxEntry
+from outreach.i18n import current_language
+from outreach.models import InboundMessage, InboundRoute, OutboxEntry, utcnow
 from outreach.web.pagination import paginate
 from outreach.web.security import staff_required
+from outreach.zones.views import advisory_map, staff_rows
 
 bp = Blueprint("staff", __name__)
 
@@ -22,7 +25,10 @@ def _guard() -> None:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("staff/index.html")
+    # The advisory map with people inside each zone: the first thing staff look at in a crisis.
+    rows = staff_rows(today=cambodia_today(), now=utcnow())
+    svg = advisory_map(rows, language=current_language(), with_counts=True)
+    return render_template("staff/index.html", zone_map=svg)
 
 
 @bp.get("/outbox")

@@ -43,6 +43,7 @@ def _seed(
     from outreach.checkins.operations import create_checkin
     from outreach.extensions import db
     from outreach.models import Grievance, GrievanceCategory, Person, Report, User, utcnow
+    from outreach.zones.operations import LevelInput, set_level
 
     officer_id = make_user("officer").id
     rep_id = make_user("community_rep").id
@@ -82,6 +83,9 @@ def _seed(
             reference="G-2026-000001",
         )
         db.session.add(grievance)
+        zone_change = set_level(
+            LevelInput("KH-18", "3", utcnow().date(), None, "schemathesis"), actor=officer
+        )
         db.session.commit()
         ids = {
             "person_id": person_ids[1],
@@ -91,6 +95,8 @@ def _seed(
             "grievance_id": grievance.id,
             # The staff-opened case is also a report (every case is one).
             "report_id": db.session.scalar(sa.select(Report.id).where(Report.case_id == case.id)),
+            "zone_id": zone_change.zone_id,
+            "change_id": zone_change.id,
         }
     return token, ids
 

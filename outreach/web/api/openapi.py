@@ -32,6 +32,7 @@ TAGS = [
     ("cases", "People who asked for help, followed by the duty officers."),
     ("reports", "Reports and task-force cases (task-force details: liaison officers and admins)."),
     ("grievances", "Grievances from community representatives (representatives: their organisation's only)."),
+    ("zones", "Advisory zones: levels and their history, who is inside by permit state, permits and grace."),
 ]
 
 ERROR_TEXT = {
