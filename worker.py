@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = make_worker(app, queues, simple=args.simple)
     ticker = None
     if not args.no_periodic and not args.burst:
-        ticker = Ticker(app.extensions["redis"])
+        ticker = Ticker(app.extensions["redis"], config=app.config)
         ticker.start()
     try:
         worker.work(burst=args.burst, with_scheduler=True)

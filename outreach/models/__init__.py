@@ -38,6 +38,7 @@ from outreach.models.messaging import (
     Message,
     MessageStatus,
     OutboxEntry,
+    SendLease,
     SourceKind,
 )
 from outreach.models.people import (
@@ -101,6 +102,7 @@ __all__ = [
     "RegistrationConversation",
     "Role",
     "SafetyStatus",
+    "SendLease",
     "Severity",
     "SourceKind",
     "Urgency",
