@@ -59,11 +59,15 @@ def worker_env(database_url: str, fake: FakeTwilio, **extra: str) -> dict[str, s
 
 
 @contextmanager
-def worker(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``python worker.py …`` in its own process group; its log goes to a temporary file."""
+def worker(env: dict[str, str], *args: str, forking: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+    """``python worker.py …`` in its own process group; its log goes to a temporary file.
+
+    ``forking``: RQ's default worker, which forks a work horse per job (same process group), instead
+    of ``--simple``.
+    """
     log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after reading
     proc = subprocess.Popen(
-        [sys.executable, "worker.py", "--simple", *args],
+        [sys.executable, "worker.py", *([] if forking else ["--simple"]), *args],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -84,7 +88,7 @@ def worker(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]
         output = log.read().decode(errors="replace")
         log.close()
         if proc.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
-            print(output[-5000:])
+            print(output[-int(os.environ.get("OUTREACH_TEST_LOG_TAIL", "5000")) :])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
