@@ -9,7 +9,7 @@ outage left behind. The database is the record; Redis only holds work in flight.
 2. **Spooled status callbacks** (taken while the database was away) are applied in bulk.
 3. **Expired leases**: the ``sending`` messages of a job that died are settled with the provider —
    found → ``sent``, not found → ``pending`` and re-queued (``send.settle_expired_leases``).
-4. **Pending messages no job holds**: pending and due, untouched for a lease period, and in no queued
+4. **Pending messages no job holds**: pending and due, untouched for a sweep period, and in no queued
    or scheduled send job in Redis (the job was lost with a worker or a FLUSHDB) → queued again.
    Claiming is atomic, so a message queued twice is still sent once.
 """
@@ -135,7 +135,10 @@ def sweep() -> SweepReport:
     or the database away) does not keep the others from running."""
     load_area_hooks()
     report = SweepReport()
-    grace = float(current_app.config.get("SEND_LEASE_SECONDS") or 15.0)
+    # A pending message is "lost" once untouched for a sweep period and in no queued job: the gaps it
+    # covers (a commit before its enqueue, a dequeue before the claim) last milliseconds, and a false
+    # alarm only queues a job that claims nothing.
+    grace = float(current_app.config.get("SEND_SWEEP_SECONDS") or 5)
 
     def step(name: str, fn: Callable[[], None]) -> None:
         try:
