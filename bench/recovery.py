@@ -329,13 +329,15 @@ def main() -> int:
             kill_at: list[float] = []
             for fraction in (0.10, 0.35, 0.60):
                 run.wait_accepted(int(n * fraction))
-                pid = workers.procs[1].pid
-                held = observer.held_by(pid)
+                # The worker holding more messages dies (the other may be between two batches).
+                held_by = [observer.held_by(proc.pid) for proc in workers.procs]
+                victim = max(range(len(held_by)), key=lambda i: len(held_by[i]))
+                held = held_by[victim]
                 killed = time.monotonic()
-                workers.kill(1)
+                workers.kill(victim)
                 kill_at.append(killed)
                 threading.Event().wait(1.0)
-                workers.restart(1)
+                workers.restart(victim)
                 settled = wait_until(lambda held=held: observer.still_sending(held) == 0, 300, "settlement")
                 log(
                     f"kill at {fraction:.0%} sent: the dead job held {len(held)} messages in sending; "

@@ -88,9 +88,10 @@ class Settings:
     #: without a lease; leased ones are settled as soon as their lease expires).
     SENDING_STUCK_SECONDS: int = 300
     #: A send job's lease: renewed every fifth of it while the job works; once it has expired (the
-    #: worker died) the sweep settles the job's messages with the provider. Keep it above twice
-    #: ``TWILIO_TIMEOUT_SECONDS`` so that a request handed over last always lands before it expires.
-    SEND_LEASE_SECONDS: float = 15.0
+    #: worker died) the sweep settles the job's messages with the provider. A job that cannot renew
+    #: it (database away) stops handing over half a lease (at most ``TWILIO_TIMEOUT_SECONDS``) before
+    #: it could expire, so that the last request it handed over has landed when the sweep asks.
+    SEND_LEASE_SECONDS: float = 10.0
     #: How often the messaging sweep runs: expired leases, pending messages no queued job holds
     #: (Redis lost them), status callbacks spooled while the database was away.
     SEND_SWEEP_SECONDS: int = 5

@@ -10,8 +10,8 @@ asking the provider (``send.settle_expired_leases``).
 The fence. A job must never hand a message over once the sweep may consider its lease dead, or the
 sweep's provider look-up could miss a message that is still on its way and send it again. So before
 each hand-off the job asks :meth:`LeaseKeeper.holds`: true while its last successful renewal started
-less than ``lease - margin`` ago, where ``margin`` (the provider's request timeout, at most half the
-lease) leaves a request handed over at the last moment time to reach the provider before the lease
+less than ``lease - margin`` ago, where ``margin`` (half the lease, at most the provider's request
+timeout) leaves a request handed over at the last moment time to reach the provider before the lease
 can expire. Renewals measure from before the UPDATE and the sweep compares ``expires_at`` (set from
 the same host's clock, a full lease after the UPDATE) with its own clock, so the job always gives up
 first; hosts' clocks must agree to well under the margin (NTP), as the rate limiter already needs.

@@ -10,7 +10,8 @@ outage left behind. The database is the record; Redis only holds work in flight.
 3. **Expired leases**: the ``sending`` messages of a job that died are settled with the provider —
    found → ``sent``, not found → ``pending`` and re-queued (``send.settle_expired_leases``).
 4. **Pending messages no job holds**: pending and due, untouched for a sweep period, and in no queued
-   or scheduled send job in Redis (the job was lost with a worker or a FLUSHDB) → queued again.
+   or scheduled send job in Redis (the job was lost with a worker or a FLUSHDB, or the scheduler that
+   should have run it died) → queued again.
    Claiming is atomic, so a message queued twice is still sent once.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -68,13 +70,20 @@ def check_redis_epoch(conn: Redis) -> bool:
     return True
 
 
-def queued_message_ids(conn: Redis) -> set[int]:
-    """Ids held by a send job waiting in a queue or scheduled for later (a retry)."""
+def queued_message_ids(conn: Redis, grace_seconds: float) -> set[int]:
+    """Ids held by a send job waiting in a queue, or scheduled (a retry) and not overdue by more than
+    ``grace_seconds``: RQ's scheduler runs in one worker, and when that worker dies its lock keeps
+    the others from taking over for minutes, so an overdue scheduled job holds nothing."""
     job_ids: list[str] = []
+    overdue = time.time() - grace_seconds
     for name in QUEUE_NAMES:
         q = Queue(name, connection=conn)
         job_ids.extend(q.get_job_ids())
-        job_ids.extend(ScheduledJobRegistry(queue=q).get_job_ids())
+        scheduled = ScheduledJobRegistry(queue=q)
+        job_ids.extend(
+            raw.decode() if isinstance(raw, bytes) else str(raw)
+            for raw in conn.zrangebyscore(scheduled.key, overdue, "+inf")
+        )
     held: set[int] = set()
     for job in Job.fetch_many(job_ids, connection=conn):
         if job is None:
@@ -115,7 +124,7 @@ def requeue_lost_pending(grace_seconds: float) -> int:
     db.session.commit()
     if not candidates:
         return 0
-    held = queued_message_ids(conn)
+    held = queued_message_ids(conn, grace_seconds)
     queue_of: Callable[[Any, int], str] = functools.cache(send.default_queue)
     lost: dict[str, list[int]] = {}
     for row in candidates:

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +28,7 @@ from flask import Flask
 from redis import Redis
 
 from outreach.extensions import db
-from outreach.models import AlertStatus, Message, MessageStatus, SourceKind, User
+from outreach.models import AlertStatus, Message, MessageStatus, SourceKind, User, utcnow
 from tests.alerts.test_workers import alert_state, broadcast, wait_for, worker, worker_env
 from tests.conftest import TWILIO_TEST_SID, TWILIO_TEST_TOKEN, LiveServer
 from tests.fakes.tcp_proxy import TcpProxy
@@ -299,3 +300,91 @@ def api_status(base_url: str, authorization: str) -> int:
 def worker_forking(env: dict[str, str]) -> Any:
     """``worker.py`` as in production: RQ forks a work horse per job; SIGKILL of the group kills both."""
     return worker(env, "--queues", "high,default,bulk", forking=True)
+
+
+# --- the sweep's steps, in-process (no worker processes) ---------------------------------------------
+
+
+def _age_messages(app: Flask, alert_id: int, seconds: int) -> None:
+    """Pretend the alert's messages were last touched ``seconds`` ago (the sweep's grace)."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(Message)
+            .where(Message.source_kind == SourceKind.ALERT, Message.source_id == alert_id)
+            .values(updated_at=utcnow() - timedelta(seconds=seconds))
+        )
+        db.session.commit()
+
+
+@pytest.mark.usefixtures("redis_conn")
+def test_the_sweep_requeues_what_a_flush_lost_and_stops_cancelled_alerts_again(
+    app: Flask,
+    make_person: Callable[..., int],
+    make_alert: Callable[..., int],
+    officer: User,
+    redis_conn: Redis,
+) -> None:
+    from outreach.alerts import workflow
+    from outreach.messaging import status
+    from outreach.messaging.hooks import is_stopped
+    from outreach.messaging.recovery import sweep
+    from outreach.models import OutboxEntry
+    from tests.alerts.conftest import get_alert, send_alert_now
+    from tests.conftest import run_jobs
+
+    for i in range(30):
+        make_person(phone=f"+8551288{i:04d}")
+    alert_id = make_alert()
+    send_alert_now(app, alert_id, officer)
+    run_jobs(app, ["default"])  # the fan-out: its send jobs wait on ``bulk``
+    cancelled_id = make_alert(title="Cancelled")
+    send_alert_now(app, cancelled_id, officer)
+    run_jobs(app, ["default"])
+    with app.app_context():
+        # One message of the second alert is in a (slow) job's hands when the alert is cancelled.
+        first = db.session.scalar(
+            sa.select(Message.id).where(Message.source_id == cancelled_id).order_by(Message.id).limit(1)
+        )
+        assert first is not None
+        assert status.claim([first])
+        db.session.commit()
+        me = db.session.get(User, officer.id)
+        assert me is not None
+        workflow.cancel(get_alert(cancelled_id), actor=me)
+        db.session.commit()
+        assert is_stopped(SourceKind.ALERT, cancelled_id)
+
+    redis_conn.flushdb()  # every queued send job, and the stop key, gone
+    _age_messages(app, alert_id, 60)
+    with app.app_context():
+        report = sweep()
+        assert report.redis_rebuilt and report.requeued == 30 and not report.errors
+        assert is_stopped(SourceKind.ALERT, cancelled_id)  # the cancelled alert is stopped again
+        again = sweep()
+        assert again.requeued == 0 and not again.redis_rebuilt  # queued now: nothing lost twice
+    run_jobs(app)
+    with app.app_context():
+        sent_to = list(db.session.scalars(sa.select(OutboxEntry.to_address)))
+        db.session.rollback()
+    # The console channel is the provider here: each of the 30 got one message, none from the
+    # cancelled alert.
+    assert sorted(sent_to) == sorted(f"+8551288{i:04d}" for i in range(30))
+
+
+def test_spooled_status_callbacks_are_applied_once_the_database_answers(
+    app: Flask, redis_conn: Redis
+) -> None:
+    from outreach.messaging.spool import SpooledStatus, drain_statuses, spool_status, spooled_count
+    from tests.messaging.conftest import add_message, status_of
+
+    ids = [add_message(app, status=MessageStatus.SENT, provider_sid=f"SM{i:032d}") for i in range(3)]
+    with app.app_context():
+        for i, message_id in enumerate(ids):
+            spool_status(SpooledStatus(message_id, f"SM{i:032d}", "delivered", None))
+        # A late "sent" after "delivered", and a garbled entry: neither moves anything backwards.
+        spool_status(SpooledStatus(ids[0], f"SM{0:032d}", "sent", None))
+        redis_conn.rpush("outreach:status-spool", b"not json")
+        assert spooled_count() == 5
+        assert drain_statuses() == 5
+        assert spooled_count() == 0
+    assert [status_of(app, i) for i in ids] == [MessageStatus.DELIVERED] * 3
