@@ -400,7 +400,7 @@ def main() -> int:
         stats = fake.stats()
         callbacks = stats["callbacks_posted"] + stats["callbacks_failed"]
         log(
-            f"database outage of {back - cut:.0f} s at 30 %: the alert ended {after:.1f} s after it ended; "
+            f"database outage of {back - cut:.0f} s at 30 %: the alert ended {after:.1f} s after its end; "
             f"from 30 % it took {run.ended - cut:.1f} s against {normal:.1f} s without faults, i.e. "
             f"{cost:+.1f} s beyond the outage itself (target ≤ +60 s); {delivered_note}; status callbacks "
             f"answered with an error: {stats['callbacks_failed']} of {callbacks}; workers alive: {alive}; "

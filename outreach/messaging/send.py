@@ -3,7 +3,8 @@
 ``queue_messages(ids, queue)`` enqueues ``send_batch`` jobs after the commit that created the rows.
 ``send_batch(ids)`` is the job's core:
 
-1. **claim** the batch in one ``UPDATE … RETURNING`` and commit, releasing the connection;
+1. **claim** the batch in one ``UPDATE … RETURNING`` under a new send lease (``lease.py``: renewed in
+   the background while the job works) and commit, releasing the connection;
 2. **check** each message at send time: an address, a configured channel, no opt-out of that
    (channel, address), a source not stopped — else ``skipped`` (or ``failed`` for no channel);
 3. **render** bodies still NULL through the renderer registered for the source kind (bulk alerts
@@ -16,10 +17,17 @@
    re-enqueued; after ``SEND_MAX_ATTEMPTS`` they fail; permanent errors fail at once (21610 also
    opts the address out); an UNKNOWN outcome (request written, answer lost) stays ``sending``.
 
-``reconcile_stuck()`` (every minute and when a worker starts) settles messages left in ``sending``
-— a worker killed mid-batch, an answer lost — by asking the provider before anything is re-sent:
-found → ``sent`` with its sid; not found → ``pending`` and re-queued. E-mail cannot be asked: it is
-re-sent (at least once beats at most once for safety messages) with the same Message-ID.
+``settle_expired_leases()`` (the messaging sweep, every ``SEND_SWEEP_SECONDS``) settles the messages
+left in ``sending`` by a job whose lease expired (the worker was killed) or that ended with an
+unknown outcome, by asking the provider before anything is re-sent: found → ``sent`` with its sid;
+not found → ``pending`` and re-queued. E-mail cannot be asked: it is re-sent (at least once beats at
+most once for safety messages) with the same Message-ID. ``reconcile_stuck()`` (every minute) does
+the same for messages claimed without a lease, after ``SENDING_STUCK_SECONDS``.
+
+Every write of a job is guarded by its lease, and a job hands nothing over once its lease may have
+expired (the fence in ``lease.py``), so a job that lost its lease never undoes what the sweep did.
+The database may go away: a job waits for it (``patiently``) at the claim, before the hand-off and
+to record its results, while the hand-off itself needs no database.
 
 A batch hands off for at most half of ``SENDING_STUCK_SECONDS``; what is left goes back to ``pending``
 and is re-queued. That keeps every hand-off well inside the window after which reconciliation may
@@ -27,8 +35,8 @@ consider the message stuck, so reconciliation never re-sends a message a live jo
 
 Retries: a re-enqueue with a delay uses RQ's scheduler (``enqueue_at``; ``worker.py`` runs workers
 with the scheduler). If a scheduled job is lost (Redis flushed, scheduler down), the periodic
-reconciliation re-enqueues retries overdue by more than ``ORPHAN_RETRY_SECONDS``; ``claim`` is atomic,
-so a retry enqueued twice is still sent once.
+sweep re-enqueues pending messages that no queued or scheduled job holds (``recovery.py``); ``claim``
+is atomic, so a retry enqueued twice is still sent once.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def test_a_worker_killed_three_times_loses_and_duplicates_nothing_and_recovers_i
     app = make_app(SEND_BATCH_SIZE=20)
     fake_twilio.latency = 0.05
     fake_twilio.fail_every(20, status=429, code=20429)  # 5 % throttled: retries in the mix
-    alert_id, phones = broadcast(app, make_person, make_alert, officer, 300)
+    alert_id, phones = broadcast(app, make_person, make_alert, officer, 200)
     env = worker_env(database_url, fake_twilio, **FAST_RECOVERY)
 
     with ExitStack() as stack:
@@ -111,7 +111,7 @@ def test_a_worker_killed_three_times_loses_and_duplicates_nothing_and_recovers_i
         assert steady.poll() is None and doomed.poll() is None
 
     assert_exactly_once(fake_twilio, phones)
-    assert alert_state(app, alert_id)[1] == {"sent": 300}
+    assert alert_state(app, alert_id)[1] == {"sent": 200}
 
 
 def test_flushing_redis_mid_alert_costs_seconds_and_sends_nothing_twice(
@@ -126,20 +126,20 @@ def test_flushing_redis_mid_alert_costs_seconds_and_sends_nothing_twice(
     app = make_app(SEND_BATCH_SIZE=20)
     fake_twilio.latency = 0.02
     fake_twilio.fail_every(25, status=429, code=20429)  # some retries are scheduled when Redis goes
-    alert_id, phones = broadcast(app, make_person, make_alert, officer, 300)
+    alert_id, phones = broadcast(app, make_person, make_alert, officer, 200)
     # Paced, so that most of the alert is still queued when Redis loses everything.
     env = worker_env(database_url, fake_twilio, TWILIO_MAX_SEGMENTS_PER_SECOND="60", **FAST_RECOVERY)
 
     with worker_forking(env) as first, worker_forking(env) as second:
-        fake_twilio.wait_for_sent(90, timeout=60)
+        fake_twilio.wait_for_sent(60, timeout=60)
         redis_conn.flushdb()  # queues, scheduled retries, limiter, locks, worker registrations: gone
         at_flush = len(fake_twilio.sent())
-        assert at_flush < 200
+        assert at_flush < 150
         wait_for(lambda: alert_state(app, alert_id)[0] == AlertStatus.COMPLETED, 60, "the alert to complete")
         assert first.poll() is None and second.poll() is None
 
     assert_exactly_once(fake_twilio, phones)
-    assert alert_state(app, alert_id)[1] == {"sent": 300}
+    assert alert_state(app, alert_id)[1] == {"sent": 200}
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_workers_survive_redis_going_away_and_finish_the_alert(
     server = own_redis()
     app = make_app(SEND_BATCH_SIZE=20, REDIS_URL=redis_url)
     fake_twilio.latency = 0.02
-    alert_id, phones = broadcast(app, make_person, make_alert, officer, 200)
+    alert_id, phones = broadcast(app, make_person, make_alert, officer, 150)
     env = worker_env(
         database_url, fake_twilio, REDIS_URL=redis_url, TWILIO_MAX_SEGMENTS_PER_SECOND="60", **FAST_RECOVERY
     )
@@ -214,7 +214,7 @@ def test_workers_survive_redis_going_away_and_finish_the_alert(
         assert first.poll() is None and second.poll() is None
 
     assert_exactly_once(fake_twilio, phones)
-    assert alert_state(app, alert_id)[1] == {"sent": 200}
+    assert alert_state(app, alert_id)[1] == {"sent": 150}
 
 
 def proxied(url: str, port: int) -> str:
@@ -253,7 +253,7 @@ def test_a_database_outage_with_callbacks_arriving_loses_no_status(
         server.start()
         try:
             fake.latency = 0.02
-            alert_id, phones = broadcast(web, make_person, make_alert, officer, 300)
+            alert_id, phones = broadcast(web, make_person, make_alert, officer, 200)
             env = worker_env(
                 via_proxy,
                 fake,
@@ -264,7 +264,7 @@ def test_a_database_outage_with_callbacks_arriving_loses_no_status(
                 TWILIO_TIMEOUT_SECONDS="1",
             )
             with worker_forking(env) as first, worker_forking(env) as second:
-                fake.wait_for_sent(80, timeout=60)
+                fake.wait_for_sent(60, timeout=60)
                 proxy.cut()  # refused and cut: every pooled connection of web and workers dies
                 before = len(fake.callback_results)
                 fake.wait_for_callbacks(before + 40, timeout=30)  # callbacks keep coming meanwhile
@@ -277,7 +277,7 @@ def test_a_database_outage_with_callbacks_arriving_loses_no_status(
                 assert during and all(200 <= r.http_code < 300 for r in during)
                 wait_for(lambda: alert_state(web, alert_id)[0] == AlertStatus.COMPLETED, 90, "completion")
                 # Every callback was answered 2xx, and every message reached its true final state.
-                wait_for(lambda: alert_state(web, alert_id)[1] == {"delivered": 300}, 60, "all delivered")
+                wait_for(lambda: alert_state(web, alert_id)[1] == {"delivered": 200}, 60, "all delivered")
                 assert first.poll() is None and second.poll() is None
         finally:
             server.stop()
