@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from outreach.extensions import db, redis_conn
+from outreach.extensions import DB_UNAVAILABLE, db, redis_conn
 from outreach.messaging.status import apply_provider_status
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,14 @@ def drain_statuses(*, max_entries: int = 20_000) -> int:
                 except (ValueError, KeyError, TypeError):
                     log.error("dropping an unreadable spooled status callback: %r", item[:200])
                     continue
-                apply_provider_status(entry.message_id, entry.sid, entry.status, entry.error_code)
+                try:
+                    with db.session.begin_nested():
+                        apply_provider_status(entry.message_id, entry.sid, entry.status, entry.error_code)
+                except DB_UNAVAILABLE:
+                    raise  # the database went away again: nothing trimmed, the next sweep goes on
+                except Exception:
+                    # One entry the database refuses must not block the spool for good.
+                    log.exception("dropping a spooled status callback the database refuses: %s", entry)
             db.session.commit()
             conn.ltrim(SPOOL_KEY, len(raw), -1)
             applied += len(raw)
