@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from outreach import create_app
 from outreach.extensions import QUEUE_NAMES
 from outreach.jobs import make_worker
 from outreach.schedule import Ticker
+
+log = logging.getLogger("outreach.worker")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,14 +42,35 @@ def main(argv: list[str] | None = None) -> int:
     worker = make_worker(app, queues, simple=args.simple)
     ticker = None
     if not args.no_periodic and not args.burst:
-        ticker = Ticker(app.extensions["redis"])
+        ticker = Ticker(app.extensions["redis"], config=app.config)
         ticker.start()
     try:
-        worker.work(burst=args.burst, with_scheduler=True)
+        while True:
+            try:
+                worker.work(burst=args.burst, with_scheduler=True)
+                break
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                # RQ gives up when Redis goes away in the middle of its bookkeeping; the worker must
+                # outlive a Redis restart, so wait for Redis and start a fresh RQ worker. The job that
+                # was running is covered: its lease expires and the messaging sweep settles it.
+                log.warning("lost Redis (%s); starting again once it answers", exc)
+                wait_for_redis(app.extensions["redis"])
+                worker = make_worker(app, queues, simple=args.simple)
     finally:
         if ticker:
             ticker.stop()
     return 0
+
+
+def wait_for_redis(conn: Redis, longest_pause: float = 5.0) -> None:
+    pause = 0.5
+    while True:
+        try:
+            conn.ping()
+            return
+        except (RedisConnectionError, RedisTimeoutError):
+            time.sleep(pause)
+            pause = min(pause * 2, longest_pause)
 
 
 if __name__ == "__main__":

@@ -84,8 +84,17 @@ class Settings:
     GRIEVANCE_SUBMISSION_LIMIT: str = "10 per hour;40 per day"
     #: How long a representative's invitation link works.
     INVITATION_HOURS: int = 72
-    #: Messages in ``sending`` longer than this are reconciled with the provider.
+    #: Messages in ``sending`` longer than this are reconciled with the provider (those claimed
+    #: without a lease; leased ones are settled as soon as their lease expires).
     SENDING_STUCK_SECONDS: int = 300
+    #: A send job's lease: renewed every fifth of it while the job works; once it has expired (the
+    #: worker died) the sweep settles the job's messages with the provider. A job that cannot renew
+    #: it (database away) stops handing over half a lease (at most ``TWILIO_TIMEOUT_SECONDS``) before
+    #: it could expire, so that the last request it handed over has landed when the sweep asks.
+    SEND_LEASE_SECONDS: float = 10.0
+    #: How often the messaging sweep runs: expired leases, pending messages no queued job holds
+    #: (Redis lost them), status callbacks spooled while the database was away.
+    SEND_SWEEP_SECONDS: int = 5
     #: How many messages a bulk send job claims at once. 400 halves the per-job cost (claim, commits,
     #: result writes) of 200 and still leaves a job well inside its hand-off budget at the rate cap.
     SEND_BATCH_SIZE: int = 400
@@ -148,7 +157,12 @@ class Settings:
         cfg["PUBLIC_BASE_URL"] = (cfg["PUBLIC_BASE_URL"] or "").rstrip("/")
         cfg["SQLALCHEMY_DATABASE_URI"] = url
         cfg["EVIDENCE_DIR"] = cfg["EVIDENCE_DIR"] or str(Path(instance_path) / "evidence")
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+        # A pooled connection is pinged before use, so the first requests after a database outage
+        # do not fail on sockets it cut; a refused or unreachable server fails within seconds.
+        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("postgresql"):
+            engine_options["connect_args"] = {"connect_timeout": 5}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
         # Session cookies: never readable by scripts, not sent on cross-site POSTs, and only over HTTPS
         # when the site is served over HTTPS (so local development over http still works).
         cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)

@@ -29,6 +29,14 @@ limiter = Limiter(key_func=get_remote_address)
 #: notifications) before it touches ``bulk`` (alert fan-out), so a call for help never waits.
 QUEUE_NAMES = ("high", "default", "bulk")
 
+#: What the database being away looks like (refused, cut, pool exhausted): the caller may wait and
+#: try again, or fall back (a status callback is spooled in Redis), instead of failing for good.
+DB_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+)
+
 
 def init_sqlite(app: Flask) -> None:
     """SQLite (the quick-start default) serves a web process and a worker at once: WAL lets readers

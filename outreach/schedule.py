@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +27,25 @@ class Periodic:
     every_seconds: int
     #: Also run when a worker starts (e.g. reconcile messages a crashed worker left in ``sending``).
     on_start: bool = False
+    #: A config key that, when set, gives the period instead of ``every_seconds``.
+    setting: str | None = None
+
+    def period(self, config: Mapping[str, Any] | None) -> int:
+        if self.setting and config is not None and config.get(self.setting):
+            return max(1, int(config[self.setting]))
+        return self.every_seconds
 
 
 PERIODIC: dict[str, Periodic] = {}
 
 
-def periodic(name: str, queue: str, every_seconds: int, *, on_start: bool = False) -> Callable[[Any], Any]:
-    """Decorator: run the job function every ``every_seconds`` on ``queue``."""
+def periodic(
+    name: str, queue: str, every_seconds: int, *, on_start: bool = False, setting: str | None = None
+) -> Callable[[Any], Any]:
+    """Decorator: run the job function every ``every_seconds`` (or config ``setting``) on ``queue``."""
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        PERIODIC[name] = Periodic(name, func, queue, every_seconds, on_start)
+        PERIODIC[name] = Periodic(name, func, queue, every_seconds, on_start, setting)
         return func
 
     return decorator
@@ -62,11 +71,11 @@ def load_periodic_jobs() -> dict[str, Periodic]:
     return PERIODIC
 
 
-def tick(conn: Redis, *, starting: bool = False) -> list[str]:
+def tick(conn: Redis, *, starting: bool = False, config: Mapping[str, Any] | None = None) -> list[str]:
     """Enqueue each periodic job whose period has come round; returns the names enqueued."""
     enqueued = []
     for job in load_periodic_jobs().values():
-        due = conn.set(f"outreach:periodic:{job.name}", "1", nx=True, ex=job.every_seconds)
+        due = conn.set(f"outreach:periodic:{job.name}", "1", nx=True, ex=job.period(config))
         if due or (starting and job.on_start):
             Queue(job.queue, connection=conn).enqueue(
                 job.func, job_id=None, description=f"periodic {job.name}"
@@ -78,17 +87,19 @@ def tick(conn: Redis, *, starting: bool = False) -> list[str]:
 class Ticker(threading.Thread):
     """Background thread in each worker process that calls :func:`tick` every few seconds."""
 
-    def __init__(self, conn: Redis, interval: float = 5.0) -> None:
+    def __init__(self, conn: Redis, interval: float = 1.0, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(name="outreach-periodic", daemon=True)
         self.conn = conn
+        # Every second: the messaging sweep runs every few seconds, and a tick is one SET NX per job.
         self.interval = interval
+        self.config = config
         self.stopped = threading.Event()
 
     def run(self) -> None:
         starting = True
         while not self.stopped.is_set():
             try:
-                names = tick(self.conn, starting=starting)
+                names = tick(self.conn, starting=starting, config=self.config)
                 if names:
                     log.info("enqueued periodic jobs: %s", ", ".join(names))
                 starting = False

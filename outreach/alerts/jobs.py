@@ -18,7 +18,13 @@ from flask import current_app
 from outreach.alerts.render import render_claimed
 from outreach.extensions import db, queue
 from outreach.jobs import enqueue_after_commit, retry
-from outreach.messaging.hooks import register_queue_resolver, register_renderer
+from outreach.messaging.hooks import (
+    register_active_sources,
+    register_queue_resolver,
+    register_redis_rebuild,
+    register_renderer,
+    stop_source,
+)
 from outreach.models import Alert, AlertKind, AlertStatus, Message, MessageStatus, SourceKind, utcnow
 from outreach.registry.presence import cambodia_today
 from outreach.schedule import periodic
@@ -46,6 +52,34 @@ def send_queue(alert_id: int) -> str:
 
 # Messages re-queued by reconciliation or a lost retry go back where their send jobs run.
 register_queue_resolver(SourceKind.ALERT, send_queue)
+
+
+def sending_alert_ids() -> list[int]:
+    """Alerts (and check-ins) whose messages are going out: where the messaging sweep looks for
+    pending messages that lost their send job."""
+    return list(db.session.scalars(sa.select(Alert.id).where(Alert.status == AlertStatus.SENDING)))
+
+
+def restore_stop_keys() -> None:
+    """Redis was emptied: cancelled alerts with messages not yet settled are stopped again, so that
+    no send job hands one over (the stop key is the guard they check before each hand-off)."""
+    unsettled = (
+        sa.select(Message.id)
+        .where(
+            Message.source_kind == SourceKind.ALERT,
+            Message.source_id == Alert.id,
+            Message.status.in_([MessageStatus.PENDING, MessageStatus.SENDING]),
+        )
+        .exists()
+    )
+    for alert_id in db.session.scalars(
+        sa.select(Alert.id).where(Alert.status == AlertStatus.CANCELLED, unsettled)
+    ):
+        stop_source(SourceKind.ALERT, alert_id)
+
+
+register_active_sources(SourceKind.ALERT, sending_alert_ids)
+register_redis_rebuild(restore_stop_keys)
 
 
 def dispatch_alert(alert_id: int) -> dict[str, Any]:

@@ -13,6 +13,13 @@
   re-queued outside their own job (reconciliation, lost retries) go back to, when the kind alone does
   not tell (an alert's send jobs are ``bulk``, a check-in's — also an alert row — ``high``).
 
+- ``register_active_sources(source_kind, fn)``: ``fn() -> list[int]`` names the sources of that kind
+  still sending (alerts: those in ``sending``), so the sweep looks for pending messages that lost
+  their job among those sources' messages alone, through the (source, status) index. Kinds without
+  one are looked at by kind (one-off messages: few).
+- ``register_redis_rebuild(fn)``: ``fn()`` re-creates Redis state the database can tell again (stop
+  keys of cancelled sources, …); the sweep calls it when it finds Redis emptied (flushed, restarted).
+
 Registrations happen when an area's module is imported. Workers import, before the first send, every
 ``outreach.<area>.jobs`` and ``outreach.<area>.inbound`` module that exists (:func:`load_area_hooks`),
 so register in one of those (or in a module they import).
@@ -51,9 +58,14 @@ Renderer = Callable[["list[ClaimedMessage]"], dict[int, Rendered]]
 SourceGuard = Callable[[int], bool]
 QueueResolver = Callable[[int], str]
 
+ActiveSources = Callable[[], "list[int]"]
+RedisRebuild = Callable[[], None]
+
 RENDERERS: dict[str, Renderer] = {}
 GUARDS: dict[str, list[SourceGuard]] = {}
 QUEUE_RESOLVERS: dict[str, QueueResolver] = {}
+ACTIVE_SOURCES: dict[str, ActiveSources] = {}
+REDIS_REBUILDS: list[RedisRebuild] = []
 
 
 def register_renderer(source_kind: SourceKind | str, fn: Renderer) -> Renderer:
@@ -73,6 +85,19 @@ def register_source_guard(source_kind: SourceKind | str, fn: SourceGuard) -> Sou
 def register_queue_resolver(source_kind: SourceKind | str, fn: QueueResolver) -> QueueResolver:
     """Let ``fn(source_id)`` choose the queue for re-queued ``source_kind`` messages (last wins)."""
     QUEUE_RESOLVERS[str(source_kind)] = fn
+    return fn
+
+
+def register_active_sources(source_kind: SourceKind | str, fn: ActiveSources) -> ActiveSources:
+    """Let ``fn()`` list the ``source_kind`` sources still sending (last wins)."""
+    ACTIVE_SOURCES[str(source_kind)] = fn
+    return fn
+
+
+def register_redis_rebuild(fn: RedisRebuild) -> RedisRebuild:
+    """Call ``fn()`` when Redis is found emptied, to restore what the database knows."""
+    if fn not in REDIS_REBUILDS:
+        REDIS_REBUILDS.append(fn)
     return fn
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rq import Retry
 
-from outreach.messaging import send
+from outreach.messaging import recovery, send
 from outreach.schedule import periodic
 
 #: A send job that crashed before claiming (database unreachable) runs again; after the claim a
@@ -25,3 +25,10 @@ def send_batch_job(message_ids: list[int]) -> dict[str, int]:
 def reconcile_job() -> dict[str, int]:
     """Settle messages stuck in ``sending`` and re-enqueue lost retries (every minute, and at start)."""
     return send.reconcile_stuck().as_dict()
+
+
+@periodic("messaging.sweep", queue="default", every_seconds=5, setting="SEND_SWEEP_SECONDS", on_start=True)
+def sweep_job() -> dict[str, object]:
+    """Settle dead jobs' messages, re-queue pending ones Redis lost, apply spooled status callbacks
+    (every ``SEND_SWEEP_SECONDS``, and at start); see ``outreach.messaging.recovery``."""
+    return recovery.sweep().as_dict()

@@ -3,7 +3,8 @@
 ``queue_messages(ids, queue)`` enqueues ``send_batch`` jobs after the commit that created the rows.
 ``send_batch(ids)`` is the job's core:
 
-1. **claim** the batch in one ``UPDATE … RETURNING`` and commit, releasing the connection;
+1. **claim** the batch in one ``UPDATE … RETURNING`` under a new send lease (``lease.py``: renewed in
+   the background while the job works) and commit, releasing the connection;
 2. **check** each message at send time: an address, a configured channel, no opt-out of that
    (channel, address), a source not stopped — else ``skipped`` (or ``failed`` for no channel);
 3. **render** bodies still NULL through the renderer registered for the source kind (bulk alerts
@@ -18,10 +19,17 @@
    re-enqueued; after ``SEND_MAX_ATTEMPTS`` they fail; permanent errors fail at once (21610 also
    opts the address out); an UNKNOWN outcome (request written, answer lost) stays ``sending``.
 
-``reconcile_stuck()`` (every minute and when a worker starts) settles messages left in ``sending``
-— a worker killed mid-batch, an answer lost — by asking the provider before anything is re-sent:
-found → ``sent`` with its sid; not found → ``pending`` and re-queued. E-mail cannot be asked: it is
-re-sent (at least once beats at most once for safety messages) with the same Message-ID.
+``settle_expired_leases()`` (the messaging sweep, every ``SEND_SWEEP_SECONDS``) settles the messages
+left in ``sending`` by a job whose lease expired (the worker was killed) or that ended with an
+unknown outcome, by asking the provider before anything is re-sent: found → ``sent`` with its sid;
+not found → ``pending`` and re-queued. E-mail cannot be asked: it is re-sent (at least once beats at
+most once for safety messages) with the same Message-ID. ``reconcile_stuck()`` (every minute) does
+the same for messages claimed without a lease, after ``SENDING_STUCK_SECONDS``.
+
+Every write of a job is guarded by its lease, and a job hands nothing over once its lease may have
+expired (the fence in ``lease.py``), so a job that lost its lease never undoes what the sweep did.
+The database may go away: a job waits for it (``patiently``) at the claim, before the hand-off and
+to record its results, while the hand-off itself needs no database.
 
 A batch hands off for at most half of ``SENDING_STUCK_SECONDS``; what is left goes back to ``pending``
 and is re-queued. That keeps every hand-off well inside the window after which reconciliation may
@@ -29,8 +37,8 @@ consider the message stuck, so reconciliation never re-sends a message a live jo
 
 Retries: a re-enqueue with a delay uses RQ's scheduler (``enqueue_at``; ``worker.py`` runs workers
 with the scheduler). If a scheduled job is lost (Redis flushed, scheduler down), the periodic
-reconciliation re-enqueues retries overdue by more than ``ORPHAN_RETRY_SECONDS``; ``claim`` is atomic,
-so a retry enqueued twice is still sent once.
+sweep re-enqueues pending messages that no queued or scheduled job holds (``recovery.py``); ``claim``
+is atomic, so a retry enqueued twice is still sent once.
 """
 
 from __future__ import annotations
@@ -44,13 +52,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import current_app
 
 from outreach.config import Settings
-from outreach.extensions import db, queue
+from outreach.extensions import DB_UNAVAILABLE, db, queue
 from outreach.jobs import enqueue_after_commit
 from outreach.messaging import status
 from outreach.messaging.channels import ChannelUnavailable, channel_available, get_channel
@@ -74,16 +82,19 @@ from outreach.messaging.hooks import (
     resume_source,
     stop_source,
 )
+from outreach.messaging.lease import LeaseKeeper, LeaseSettings, create_lease, delete_lease
 from outreach.messaging.optouts import hand_off_permit, normalise_address, opt_out, opted_out_addresses
 from outreach.messaging.ratelimit import SegmentRateLimiter, Unlimited, get_limiter
 from outreach.messaging.segments import count_segments
 from outreach.messaging.status import ClaimedMessage
-from outreach.models import Message, MessageStatus, SourceKind, utcnow
+from outreach.models import Message, MessageStatus, SendLease, SourceKind, utcnow
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 S = MessageStatus
 MESSAGE = cast(sa.Table, Message.__table__)
+LEASE = cast(sa.Table, SendLease.__table__)
 
 #: Sources whose messages are bulk fan-out; everything else (replies, check-ins, help) goes on ``high``.
 BULK_KINDS = frozenset({SourceKind.ALERT})
@@ -93,6 +104,11 @@ ORPHAN_RETRY_SECONDS = 600
 SCHEDULE_MARGIN = timedelta(seconds=2)
 #: The source guard registry is consulted at most this often per source (the stop key every time).
 GUARD_CACHE_SECONDS = 1.0
+#: How long a send job waits for an unreachable database (claim, storing bodies, recording results)
+#: before it gives up; its lease then expires and the sweep settles what it held.
+DB_PATIENCE_SECONDS = 60.0
+#: Provider look-ups in flight at once when settling a dead job's messages.
+LOOKUP_CONCURRENCY = 16
 
 
 def default_queue(source_kind: SourceKind | str, source_id: int | None = None) -> str:
@@ -193,6 +209,11 @@ def _enqueue_now_or_later(ids: Sequence[int], queue_name: str, at: datetime | No
     q.enqueue_many([q.prepare_data(send_batch_job, args=(chunk,), **options) for chunk in chunks])
 
 
+def enqueue_now(ids: Sequence[int], queue_name: str) -> None:
+    """Enqueue send jobs for these ids right away (outside any transaction: the sweep)."""
+    _enqueue_now_or_later(ids, queue_name, None)
+
+
 def _current_queue_name() -> str | None:
     from rq import get_current_job
 
@@ -247,6 +268,9 @@ class _Outcomes:
     """Results waiting to be written, as rows for the bulk state-machine updates."""
 
     settings: SendSettings
+    #: The batch's lease: every write is "still under my lease", so a job that lost its lease (the
+    #: sweep settled its messages, another job may hold them now) changes nothing it no longer owns.
+    lease_id: int | None = None
     sent: list[dict[str, Any]] = field(default_factory=list)
     retry: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
@@ -303,28 +327,43 @@ class _Outcomes:
                 {"id": msg.id, "error_code": result.error_code, "error_message": result.error_message}
             )
 
+    @property
+    def guard(self) -> sa.ColumnElement[bool] | None:
+        return MESSAGE.c.lease_id == self.lease_id if self.lease_id is not None else None
+
     def write(self, report: BatchReport) -> None:
         """Apply everything in bulk through the state machine (the caller commits)."""
+        self.apply()
+        self.count(report)
+
+    def apply(self) -> None:
+        """The database half of :meth:`write`; may run again after a failed commit (it is idempotent)."""
+        guard = self.guard
         if self.sent:
             status.transition_many(
-                S.SENT, [{"id": r["id"], "error_code": None, "error_message": None} for r in self.sent]
+                S.SENT,
+                [{"id": r["id"], "error_code": None, "error_message": None} for r in self.sent],
+                guard=guard,
             )
             status.record_provider_sids(self.sent)
-        status.transition_many(S.PENDING, self.retry)
-        status.transition_many(S.FAILED, self.failed)
-        status.transition_many(S.SKIPPED, self.skipped)
-        status.set_fields_many(self.unknown, only_status=[S.SENDING])
+        status.transition_many(S.PENDING, self.retry, guard=guard)
+        status.transition_many(S.FAILED, self.failed, guard=guard)
+        status.transition_many(S.SKIPPED, self.skipped, guard=guard)
+        status.set_fields_many(self.unknown, only_status=[S.SENDING], guard=guard)
         if self.deferred:
             # Not an attempt: the claim's increment is given back.
             status.transition_ids(
                 [m.id for m in self.deferred],
                 S.PENDING,
+                guard=guard,
                 attempts=MESSAGE.c.attempts - 1,
                 next_attempt_at=None,
             )
         for msg in self.opt_outs:
             if msg.to_address:
                 opt_out(msg.channel, msg.to_address, person_id=msg.person_id, source="provider")
+
+    def count(self, report: BatchReport) -> None:
         report.sent += len(self.sent)
         report.retrying += len(self.retry)
         report.failed += len(self.failed)
@@ -386,6 +425,35 @@ class _Guards:
         return allowed
 
 
+def patiently(step: Callable[[], T], what: str, patience: float = DB_PATIENCE_SECONDS) -> T:
+    """Run ``step`` (database work ending in a commit; safe to repeat), waiting out a database
+    outage for up to ``patience`` seconds: rolled back and tried again with a fresh connection."""
+    deadline = time.monotonic() + patience
+    pause = 0.25
+    while True:
+        try:
+            return step()
+        except DB_UNAVAILABLE as exc:
+            try:
+                db.session.rollback()
+            except Exception:  # the connection is gone; the pool hands out a new one next time
+                log.debug("rollback after a lost connection failed", exc_info=True)
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s: database unavailable, trying again in %.1f s: %s", what, pause, exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+def _claim(message_ids: Sequence[int], lease: LeaseSettings) -> tuple[list[ClaimedMessage], int]:
+    lease_id = create_lease(lease)
+    claimed = status.claim(message_ids, lease_id)
+    if not claimed:
+        delete_lease(lease_id)  # nothing to hold (a duplicate job): no row left for the sweep
+    db.session.commit()
+    return claimed, lease_id
+
+
 def send_batch(message_ids: Sequence[int], *, queue_name: str | None = None) -> BatchReport:
     """Send these messages (those still pending and due); see the module docstring. Commits.
 
@@ -393,29 +461,45 @@ def send_batch(message_ids: Sequence[int], *, queue_name: str | None = None) -> 
     """
     load_area_hooks()
     settings = _settings()
+    lease = LeaseSettings.from_config(current_app.config)
     started = time.monotonic()
-    claimed = status.claim(message_ids)
-    db.session.commit()
+    claimed, lease_id = patiently(lambda: _claim(message_ids, lease), "send batch claim")
     report = BatchReport(claimed=len(claimed))
     if not claimed:
         return report
+    keeper = LeaseKeeper(db.engine, lease_id, lease, taken_at=started)
+    keeper.start()
     _job_queue.name = queue_name or _current_queue_name()
     _job_queue.by_source = {} if _job_queue.name else _resolve_queues(claimed)
     try:
         guards = _Guards()
-        checked = _Outcomes(settings)
-        todo = _prepare(claimed, guards, checked)
-        # Skips, failures and rendered bodies are stored before anything is handed over: a body
-        # stored is the body sent, which reconciliation compares with the provider's copy.
-        checked.write(report)
-        db.session.commit()
+
+        def prepare() -> tuple[list[_Work], _Outcomes]:
+            checked = _Outcomes(settings, lease_id=lease_id)
+            todo = _prepare(claimed, guards, checked)
+            # Skips, failures and rendered bodies are stored before anything is handed over: a body
+            # stored is the body sent, which reconciliation compares with the provider's copy.
+            checked.apply()
+            db.session.commit()
+            return todo, checked
+
+        todo, checked = patiently(prepare, "send batch render")
+        checked.count(report)
         checked.enqueue()
-        handed = _Outcomes(settings)
-        _hand_off(todo, settings, guards, handed, deadline=started + settings.hand_off_budget)
-        handed.write(report)
-        db.session.commit()
+        handed = _Outcomes(settings, lease_id=lease_id)
+        _hand_off(todo, settings, guards, handed, deadline=started + settings.hand_off_budget, lease=keeper)
+        keeper.stop()
+
+        def record() -> None:
+            handed.apply()
+            delete_lease(lease_id)
+            db.session.commit()
+
+        patiently(record, "send batch results")
+        handed.count(report)
         handed.enqueue()
     finally:
+        keeper.stop()
         _job_queue.name = None
         _job_queue.by_source = None
     log.info("send batch: %s", report.as_dict())
@@ -457,6 +541,8 @@ def _prepare(claimed: list[ClaimedMessage], guards: _Guards, outcomes: _Outcomes
             continue
         try:
             rendered: dict[int, Rendered] = renderer(group)
+        except DB_UNAVAILABLE:
+            raise  # not the renderer's fault: the whole step waits for the database (``patiently``)
         except Exception as exc:
             log.exception("renderer for %s failed on %d messages", kind, len(group))
             # Nothing of ours is pending yet; the renderer may have broken the transaction.
@@ -480,7 +566,7 @@ def _prepare(claimed: list[ClaimedMessage], guards: _Guards, outcomes: _Outcomes
                     "segments": work.segments,
                 }
             )
-    status.set_fields_many(stored, only_status=[S.SENDING])
+    status.set_fields_many(stored, only_status=[S.SENDING], guard=outcomes.guard)
     todo.sort(key=lambda w: w.msg.id)
     return todo
 
@@ -500,7 +586,13 @@ def _send_one(adapter: ChannelAdapter, work: _Work) -> SendResult:
 
 
 def _hand_off(
-    todo: list[_Work], settings: SendSettings, guards: _Guards, outcomes: _Outcomes, *, deadline: float
+    todo: list[_Work],
+    settings: SendSettings,
+    guards: _Guards,
+    outcomes: _Outcomes,
+    *,
+    deadline: float,
+    lease: LeaseKeeper | None = None,
 ) -> None:
     """Hand messages to the providers, paced and bounded; no database access in here."""
     if not todo:
@@ -533,6 +625,16 @@ def _hand_off(
                         if not guards.may_send(work.msg.source_kind, work.msg.source_id):
                             outcomes.skip(work.msg, "cancelled")
                             continue
+                        # The fence: never hand over once the sweep may think the lease dead. While
+                        # renewals fail (database away) wait for one to succeed; a lost lease gives
+                        # the rest back (the write is guarded by the lease, so it changes nothing the
+                        # sweep has taken).
+                        if lease is not None and not lease.wait_until_held(
+                            max(deadline - time.monotonic(), 0.0)
+                        ):
+                            log.warning("send batch: lease %s not held; giving the rest back", lease.lease_id)
+                            outcomes.deferred.extend(w.msg for w in todo[index:])
+                            break
                         # The opt-out, asked last: a STOP answered before this line is honoured.
                         permit = hand_off_permit(work.msg.channel, work.msg.to_address or "")
                         if permit is None:
@@ -578,9 +680,14 @@ class ReconcileReport:
         return asdict(self)
 
 
+def _lease_dead(now: datetime) -> sa.ColumnElement[bool]:
+    """The message's lease is gone (its job ended) or expired (its job died)."""
+    return ~sa.exists().where(LEASE.c.id == MESSAGE.c.lease_id, LEASE.c.expires_at > now)
+
+
 def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500) -> ReconcileReport:
     """Settle messages in ``sending`` claimed more than ``older_than_seconds`` ago (default
-    ``SENDING_STUCK_SECONDS``; tests and benchmarks pass 0). Commits.
+    ``SENDING_STUCK_SECONDS``; tests and benchmarks pass 0) whose job holds no live lease. Commits.
 
     For each: no stored body → it never reached a provider → ``pending``. Otherwise the channel is
     asked (Twilio: messages to that number since the claim, matched by body; console: its outbox):
@@ -588,11 +695,55 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
     asked and is re-sent (same Message-ID). If the provider cannot be reached the message waits for
     the next run. Every update is guarded by the claim time, so a message re-claimed meanwhile is
     left alone. Also re-enqueues retries whose scheduled job was lost.
+
+    Messages under a lease are settled by :func:`settle_expired_leases` as soon as it expires; this
+    is the backstop for the rest (claimed before leases existed, a lease row lost with a restore).
     """
     load_area_hooks()
     settings = _settings()
     age = settings.stuck_seconds if older_than_seconds is None else older_than_seconds
-    cutoff = utcnow() - timedelta(seconds=age)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=age)
+    report = _settle(
+        sa.and_(
+            MESSAGE.c.claimed_at <= cutoff,
+            sa.or_(MESSAGE.c.lease_id.is_(None), _lease_dead(now)),
+        ),
+        limit,
+        orphans=True,
+    )
+    if report.stuck or report.orphaned_retries:
+        log.info("reconcile: %s", report.as_dict())
+    return report
+
+
+def settle_expired_leases(*, limit: int = 5000) -> ReconcileReport:
+    """Settle, at once, the ``sending`` messages of every send job whose lease has expired or was
+    released with messages left (an unknown outcome), exactly as :func:`reconcile_stuck` does; then
+    drop lease rows nobody needs. Commits."""
+    load_area_hooks()
+    now = utcnow()
+    report = _settle(sa.and_(MESSAGE.c.lease_id.is_not(None), _lease_dead(now)), limit, orphans=False)
+    held = sa.select(MESSAGE.c.lease_id).where(MESSAGE.c.status == S.SENDING, MESSAGE.c.lease_id.is_not(None))
+    db.session.execute(sa.delete(LEASE).where(LEASE.c.expires_at <= now, LEASE.c.id.not_in(held)))
+    db.session.commit()
+    if report.stuck:
+        log.info("settled expired leases: %s", report.as_dict())
+    return report
+
+
+def _lookup(adapter: ChannelAdapter, row: Any) -> Any:
+    try:
+        return adapter.find_sent(
+            OutgoingMessage(to=row.to_address, body=row.body, message_id=row.id, subject=row.subject),
+            since=row.claimed_at,
+        )
+    except Exception:  # an adapter must not raise; if it does, the message waits for the next run
+        log.exception("channel %s look-up raised on message %s", adapter.name, row.id)
+        return None
+
+
+def _settle(where: sa.ColumnElement[bool], limit: int, *, orphans: bool) -> ReconcileReport:
     rows = db.session.execute(
         sa.select(
             MESSAGE.c.id,
@@ -604,7 +755,7 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
             MESSAGE.c.subject,
             MESSAGE.c.claimed_at,
         )
-        .where(MESSAGE.c.status == S.SENDING, MESSAGE.c.claimed_at <= cutoff)
+        .where(MESSAGE.c.status == S.SENDING, where)
         .order_by(MESSAGE.c.claimed_at)
         .limit(limit)
     ).all()
@@ -614,28 +765,29 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
     # (row, provider copies that may be it); an empty list means "send it again"
     decisions: list[tuple[Any, list[tuple[str, int | None]]]] = []
     adapters: dict[str, ChannelAdapter] = {}
+    asks: list[tuple[Any, Future[Any]]] = []
     try:
-        for row in rows:
-            if row.body is None or not row.to_address:
-                decisions.append((row, []))  # never rendered, so never handed over
-                continue
-            try:
-                adapter = adapters.get(row.channel) or adapters.setdefault(
-                    row.channel, get_channel(row.channel)
-                )
-            except ChannelUnavailable:
-                decisions.append((row, []))  # send_batch will fail it as no_channel
-                continue
-            found = adapter.find_sent(
-                OutgoingMessage(to=row.to_address, body=row.body, message_id=row.id, subject=row.subject),
-                since=row.claimed_at,
-            )
-            if found.outcome is LookupOutcome.ERROR:
-                report.undecided += 1
-            elif found.outcome is LookupOutcome.FOUND:
-                decisions.append((row, found.candidates))
-            else:  # NOT_FOUND, or CANNOT_ASK (e-mail): send again
-                decisions.append((row, []))
+        with ThreadPoolExecutor(max_workers=LOOKUP_CONCURRENCY, thread_name_prefix="outreach-lookup") as pool:
+            for row in rows:
+                if row.body is None or not row.to_address:
+                    decisions.append((row, []))  # never rendered, so never handed over
+                    continue
+                try:
+                    adapter = adapters.get(row.channel) or adapters.setdefault(
+                        row.channel, get_channel(row.channel)
+                    )
+                except ChannelUnavailable:
+                    decisions.append((row, []))  # send_batch will fail it as no_channel
+                    continue
+                asks.append((row, pool.submit(_lookup, adapter, row)))
+            for row, future in asks:
+                found = future.result()
+                if found is None or found.outcome is LookupOutcome.ERROR:
+                    report.undecided += 1
+                elif found.outcome is LookupOutcome.FOUND:
+                    decisions.append((row, found.candidates))
+                else:  # NOT_FOUND, or CANNOT_ASK (e-mail): send again
+                    decisions.append((row, []))
     finally:
         for adapter in adapters.values():
             adapter.close()
@@ -672,16 +824,15 @@ def reconcile_stuck(older_than_seconds: float | None = None, *, limit: int = 500
             log.warning(
                 "message %s: the provider's matching copies belong to other messages; re-sending", row.id
             )
-        if status.transition(row.id, S.PENDING, guard=guard, next_attempt_at=None):
+        if status.transition(row.id, S.PENDING, guard=guard, next_attempt_at=None, lease_id=None):
             requeue.setdefault(queue_of(row.source_kind, row.source_id), []).append(row.id)
             report.requeued += 1
 
-    report.orphaned_retries = _requeue_orphaned_retries(requeue, queue_of)
+    if orphans:
+        report.orphaned_retries = _requeue_orphaned_retries(requeue, queue_of)
     for name, ids in requeue.items():
         queue_messages(ids, name)
     db.session.commit()
-    if report.stuck or report.orphaned_retries:
-        log.info("reconcile: %s", report.as_dict())
     return report
 
 
@@ -715,6 +866,7 @@ __all__ = [
     "SendSettings",
     "backoff_seconds",
     "default_queue",
+    "enqueue_now",
     "is_stopped",
     "queue_messages",
     "reconcile_stuck",
@@ -722,5 +874,6 @@ __all__ = [
     "register_source_guard",
     "resume_source",
     "send_batch",
+    "settle_expired_leases",
     "stop_source",
 ]

@@ -111,7 +111,13 @@ def transition(
     return bool(_rowcount(db.session.execute(stmt)))
 
 
-def transition_ids(ids: Iterable[int], to_status: MessageStatus, **fields: Any) -> list[int]:
+def transition_ids(
+    ids: Iterable[int],
+    to_status: MessageStatus,
+    *,
+    guard: sa.ColumnElement[bool] | None = None,
+    **fields: Any,
+) -> list[int]:
     """Bulk variant with the same ``fields`` for every message; returns the ids that moved."""
     id_list = sorted(set(ids))
     if not id_list:
@@ -123,14 +129,22 @@ def transition_ids(ids: Iterable[int], to_status: MessageStatus, **fields: Any) 
         .values(**_values(to_status, utcnow(), fields))
         .returning(MESSAGE.c.id)
     )
+    if guard is not None:
+        stmt = stmt.where(guard)
     return list(db.session.execute(stmt).scalars())
 
 
-def transition_many(to_status: MessageStatus, rows: Sequence[Mapping[str, Any]]) -> int:
+def transition_many(
+    to_status: MessageStatus,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    guard: sa.ColumnElement[bool] | None = None,
+) -> int:
     """Bulk variant with per-message fields: ``rows`` are ``{"id": …, "<column>": …}`` dicts.
 
     One executemany UPDATE by primary key per distinct set of keys, each row guarded like
-    :func:`transition`. Returns how many rows the database reports as moved.
+    :func:`transition` (and by ``guard``: a send job passes "still under my lease").
+    Returns how many rows the database reports as moved.
     """
     if not rows:
         return 0
@@ -147,6 +161,8 @@ def transition_many(to_status: MessageStatus, rows: Sequence[Mapping[str, Any]])
             .where(MESSAGE.c.id == sa.bindparam("v_id"), _status_in(allowed_from(to_status)))
             .values(**_values(to_status, now, fields))
         )
+        if guard is not None:
+            stmt = stmt.where(guard)
         params = [{"v_id": row["id"], **{f"v_{k}": row[k] for k in keys}} for row in group]
         result = db.session.execute(stmt, params)
         moved += max(_rowcount(result), 0)
@@ -154,9 +170,13 @@ def transition_many(to_status: MessageStatus, rows: Sequence[Mapping[str, Any]])
 
 
 def set_fields_many(
-    rows: Sequence[Mapping[str, Any]], *, only_status: Iterable[MessageStatus] | None = None
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    only_status: Iterable[MessageStatus] | None = None,
+    guard: sa.ColumnElement[bool] | None = None,
 ) -> None:
-    """Fill non-status columns (rendered body, segments) in bulk; ``only_status`` guards the rows."""
+    """Fill non-status columns (rendered body, segments) in bulk; ``only_status`` and ``guard``
+    restrict the rows."""
     by_keys: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         by_keys.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
@@ -166,6 +186,8 @@ def set_fields_many(
         stmt = sa.update(MESSAGE).where(MESSAGE.c.id == sa.bindparam("v_id"))
         if only_status is not None:
             stmt = stmt.where(_status_in(only_status))
+        if guard is not None:
+            stmt = stmt.where(guard)
         stmt = stmt.values(**{key: sa.bindparam(f"v_{key}") for key in keys})
         db.session.execute(stmt, [{"v_id": row["id"], **{f"v_{k}": row[k] for k in keys}} for row in group])
 
@@ -211,6 +233,8 @@ class ClaimedMessage:
     segments: int | None
     attempts: int
     claimed_at: datetime
+    #: The send lease it was claimed under (see ``outreach.messaging.lease``); None outside a job.
+    lease_id: int | None = None
 
 
 _CLAIM_COLUMNS = [
@@ -230,15 +254,17 @@ _CLAIM_COLUMNS = [
         "segments",
         "attempts",
         "claimed_at",
+        "lease_id",
     )
 ]
 
 
-def claim(ids: Iterable[int]) -> list[ClaimedMessage]:
+def claim(ids: Iterable[int], lease_id: int | None = None) -> list[ClaimedMessage]:
     """Atomically take the due ``pending`` messages among ``ids``: one UPDATE … RETURNING.
 
     Two jobs claiming the same ids concurrently never both get a message: on PostgreSQL the second
     UPDATE waits for the first's row locks and re-checks ``status = 'pending'``; SQLite has one writer.
+    ``lease_id`` (a ``send_lease`` row written in the same transaction) is recorded on each message.
     """
     id_list = sorted(set(ids))
     if not id_list:
@@ -251,7 +277,13 @@ def claim(ids: Iterable[int]) -> list[ClaimedMessage]:
             MESSAGE.c.status == S.PENDING,
             sa.or_(MESSAGE.c.next_attempt_at.is_(None), MESSAGE.c.next_attempt_at <= now),
         )
-        .values(status=S.SENDING, claimed_at=now, updated_at=now, attempts=MESSAGE.c.attempts + 1)
+        .values(
+            status=S.SENDING,
+            claimed_at=now,
+            updated_at=now,
+            attempts=MESSAGE.c.attempts + 1,
+            lease_id=lease_id,
+        )
         .returning(*_CLAIM_COLUMNS)
     )
     rows = db.session.execute(stmt).all()

@@ -38,6 +38,7 @@ from outreach.models.messaging import (
     Message,
     MessageStatus,
     OutboxEntry,
+    SendLease,
     SourceKind,
 )
 from outreach.models.people import (
@@ -135,6 +136,7 @@ __all__ = [
     "ReportStage",
     "Role",
     "SafetyStatus",
+    "SendLease",
     "Severity",
     "SourceKind",
     "UploadToken",

@@ -96,6 +96,9 @@ class Message(Base):
     claimed_at: so.Mapped[datetime | None]
     #: Earliest time a retry may be attempted after a transient provider error.
     next_attempt_at: so.Mapped[datetime | None]
+    #: The ``send_lease`` of the job that claimed it (no foreign key: the lease row is deleted when
+    #: its job ends, and a dangling id means "nobody holds it any more").
+    lease_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
     sent_at: so.Mapped[datetime | None]
     delivered_at: so.Mapped[datetime | None]
     failed_at: so.Mapped[datetime | None]
@@ -144,6 +147,25 @@ class Message(Base):
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.channel} {self.status}>"
+
+
+class SendLease(Base):
+    """A running send job's hold on the messages it claimed: one row per claimed batch.
+
+    Written in the claim's transaction and renewed by the job every few seconds while it works; once
+    ``expires_at`` has passed (the job died, or lost the database) the messaging sweep settles the
+    batch's ``sending`` messages by asking the provider. The job deletes its row when it is done.
+    """
+
+    __tablename__ = "send_lease"
+
+    id: so.Mapped[int] = so.mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    #: host:pid of the worker and the RQ job id, for the operator (and the benchmark) to see.
+    owner: so.Mapped[str] = so.mapped_column(sa.String(200))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(index=True)
 
 
 class InboundRoute(StrEnum):

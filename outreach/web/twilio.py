@@ -8,12 +8,19 @@ path + query string: behind a proxy the app cannot know the public URL Twilio us
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from flask import Blueprint, Response, current_app, request
+from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from outreach.extensions import csrf, db
+from outreach.extensions import DB_UNAVAILABLE, csrf, db
+from outreach.messaging.spool import SpooledStatus, spool_status
 from outreach.messaging.webhooks import receive_inbound, receive_status
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("twilio", __name__)
 csrf.exempt(bp)
@@ -83,6 +90,18 @@ def status() -> Response:
             return _text(400, "m must be a message id.")
         message_id = int(raw_id)
     error_code = request.form.get("ErrorCode", "").strip()[:16] or None
-    receive_status(message_id, sid, message_status, error_code)
-    db.session.commit()
+    try:
+        receive_status(message_id, sid, message_status, error_code)
+        db.session.commit()
+    except DB_UNAVAILABLE:
+        # Twilio never retries a callback we fail: keep it in Redis and apply it when the database
+        # answers again (the messaging sweep drains the spool).
+        log.warning("database unavailable: spooling the %s callback for %s", message_status, sid)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+        try:
+            spool_status(SpooledStatus(message_id, sid, message_status, error_code))
+        except RedisError:
+            log.exception("could not spool the %s callback for %s either", message_status, sid)
+            return _text(503, "Temporarily unable to record the status.")
     return Response(status=204)

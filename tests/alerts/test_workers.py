@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from redis import Redis
 from rq import Queue
 
 from outreach.extensions import db
-from outreach.models import AlertStatus, MessageStatus, User
+from outreach.models import AlertStatus, MessageStatus, SendLease, User, utcnow
 from tests import conftest as root_conftest
 from tests.alerts.conftest import alert_messages, get_alert, send_alert_now
 from tests.conftest import PUBLIC_BASE_URL, TWILIO_TEST_SID, TWILIO_TEST_TOKEN, run_jobs
@@ -58,11 +59,15 @@ def worker_env(database_url: str, fake: FakeTwilio, **extra: str) -> dict[str, s
 
 
 @contextmanager
-def worker(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``python worker.py …`` in its own process group; its log goes to a temporary file."""
+def worker(env: dict[str, str], *args: str, forking: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+    """``python worker.py …`` in its own process group; its log goes to a temporary file.
+
+    ``forking``: RQ's default worker, which forks a work horse per job (same process group), instead
+    of ``--simple``.
+    """
     log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after reading
     proc = subprocess.Popen(
-        [sys.executable, "worker.py", "--simple", *args],
+        [sys.executable, "worker.py", *([] if forking else ["--simple"]), *args],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -83,7 +88,7 @@ def worker(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]
         output = log.read().decode(errors="replace")
         log.close()
         if proc.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
-            print(output[-5000:])
+            print(output[-int(os.environ.get("OUTREACH_TEST_LOG_TAIL", "5000")) :])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -116,6 +121,16 @@ def alert_state(app: Flask, alert_id: int) -> tuple[AlertStatus, dict[str, int]]
         status = get_alert(alert_id).status
         db.session.rollback()
         return status, counts
+
+
+def live_leases(app: Flask) -> int:
+    """Send leases not yet expired (jobs that may still be handing over)."""
+    with app.app_context():
+        count = db.session.scalar(
+            sa.select(sa.func.count()).select_from(SendLease).where(SendLease.expires_at > utcnow())
+        )
+        db.session.rollback()
+        return int(count or 0)
 
 
 def test_two_workers_never_claim_the_same_message(
@@ -168,12 +183,12 @@ def test_a_worker_killed_mid_broadcast_loses_and_duplicates_nothing(
     make_alert: Callable[..., int],
     officer: User,
 ) -> None:
-    from outreach.messaging.send import reconcile_stuck
+    from outreach.messaging.send import settle_expired_leases
 
     app = make_app(SEND_BATCH_SIZE=20, SMS_CHANNEL="twilio", TWILIO_API_BASE_URL=fake_twilio.base_url)
     fake_twilio.latency = 0.05  # the window: requests in flight when the worker dies
     alert_id, phones = broadcast(app, make_person, make_alert, officer, 200)
-    env = worker_env(database_url, fake_twilio)
+    env = worker_env(database_url, fake_twilio, SEND_LEASE_SECONDS="2")
 
     with worker(env, "--queues", "bulk", "--no-periodic") as doomed:
         fake_twilio.wait_for_sent(50, timeout=60)
@@ -187,8 +202,10 @@ def test_a_worker_killed_mid_broadcast_loses_and_duplicates_nothing(
     status, counts = alert_state(app, alert_id)
     assert status == AlertStatus.SENDING and counts.get("sending", 0) > 0  # left mid-batch
 
+    # The dead job's lease (2 s here) runs out; then the sweep's settlement takes its messages.
+    wait_for(lambda: not live_leases(app), 10, "the dead job's lease to expire")
     with app.app_context():
-        report = reconcile_stuck(older_than_seconds=0)  # what a starting worker and the schedule do
+        report = settle_expired_leases()  # what the sweep does every SEND_SWEEP_SECONDS
     assert report.stuck == counts["sending"]
     assert report.found + report.requeued == report.stuck
 
