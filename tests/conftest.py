@@ -25,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from outreach import create_app
 from outreach.extensions import db as _db
 from outreach.jobs import run_burst
+from outreach.sessions import SESSION_KEY, open_session
 
 PG_ADMIN_URL = os.environ.get("OUTREACH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -218,10 +219,19 @@ def post_twilio(
 
 
 def login(client: FlaskClient, user: Any) -> None:
-    """Log ``user`` in on this client without going through the form."""
+    """Log ``user`` in on this client without going through the form (second factor included).
+
+    Opens a server-side session the way a sign-in does, so the cookie is accepted by
+    ``outreach.sessions.enforce``.
+    """
+    app = client.application
+    with app.app_context():
+        token = open_session(_db.session.get(type(user), user.id))
+        _db.session.commit()
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session[SESSION_KEY] = token
 
 
 @pytest.fixture

@@ -50,7 +50,16 @@ from outreach.models.people import (
     RegistrationConversation,
     SafetyStatus,
 )
-from outreach.models.staff import STAFF_ROLES, ApiToken, Invitation, Organisation, Role, User
+from outreach.models.staff import (
+    STAFF_ROLES,
+    ApiToken,
+    Invitation,
+    Organisation,
+    RecoveryCode,
+    Role,
+    User,
+    UserSession,
+)
 
 __all__ = [
     "CHANNELS",
@@ -98,6 +107,7 @@ __all__ = [
     "PhoneKind",
     "PhoneNumber",
     "Province",
+    "RecoveryCode",
     "RegistrationConversation",
     "Role",
     "SafetyStatus",
@@ -105,5 +115,6 @@ __all__ = [
     "SourceKind",
     "Urgency",
     "User",
+    "UserSession",
     "utcnow",
 ]

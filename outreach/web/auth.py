@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from outreach import sessions
 from outreach.audit import record
 from outreach.extensions import db, limiter, login_manager
 from outreach.models import Role, User, utcnow
@@ -75,6 +76,7 @@ def login() -> str | Response:
             flash(_("This account has been deactivated. Ask an administrator to reactivate it."), "error")
         else:
             login_user(user)
+            sessions.start(user)
             user.last_login_at = utcnow()
             record("user.login", actor=user, target=user)
             db.session.commit()
@@ -85,6 +87,10 @@ def login() -> str | Response:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    # Ended on the server too: a copy of the cookie saved before logging out opens nothing.
+    sessions.end(sessions.current_token(), "logout")
+    record("user.logout", target=current_user._get_current_object())
+    db.session.commit()
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
