@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -191,10 +192,24 @@ def phone_inputs(
     return inputs
 
 
+#: How far ahead a departure date may be: travelers are anonymised after their departure, so a date
+#: in 9999 would keep a record for ever. Arrivals may be up to a year ahead (planned trips).
+MAX_DEPARTURE_AHEAD = timedelta(days=3 * 366)
+MAX_ARRIVAL_AHEAD = timedelta(days=366)
+MAX_ARRIVAL_BEHIND = timedelta(days=80 * 366)
+
+
+def strip_invisible(value: str) -> str:
+    """``value`` without format characters (Unicode category Cf): bidi overrides and isolates
+    (U+202A–202E, U+2066–2069), zero-width spaces and joiners, the BOM. They make a name look like
+    another in staff lists. Korean and Khmer combining marks (categories Mn and Mc) are kept."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+
+
 def _text(value: str | None, limit: int) -> str | None:
     if value is None:
         return None
-    cleaned = " ".join(value.split())
+    cleaned = " ".join(strip_invisible(value).split())
     return cleaned[:limit] if cleaned else None
 
 
@@ -292,7 +307,15 @@ def validate(
         and departure is None
     ):
         errors.append(FieldError("departure_date", _l("Travelers need a departure date.")))
-    if data.departure_date is not None:
+    if data.arrival_date is not None and not (
+        today - MAX_ARRIVAL_BEHIND <= data.arrival_date <= today + MAX_ARRIVAL_AHEAD
+    ):
+        errors.append(FieldError("arrival_date", _l("The arrival date is not a plausible date.")))
+    if data.departure_date is not None and data.departure_date > today + MAX_DEPARTURE_AHEAD:
+        errors.append(
+            FieldError("departure_date", _l("The departure date is too far ahead (at most three years)."))
+        )
+    elif data.departure_date is not None:
         arrival = (
             data.arrival_date if data.arrival_date is not None else (person.arrival_date if person else None)
         )

@@ -183,11 +183,12 @@ def enrol() -> str | Response:
         codes = twofactor.enable(user, secret, form.code.data or "")
         if codes is not None:
             session.pop(_ENROL_SECRET, None)
+            target = safe_next(session.get("_login_next")) or home_for(user)
             if current_user.is_authenticated:
                 db.session.commit()
             else:
                 _complete_login(user, "enrolled")
-            return render_template("auth/recovery_codes.html", codes=codes, next=home_for(user))
+            return render_template("auth/recovery_codes.html", codes=codes, next=target)
         twofactor.register_failure(user, "enrolment")
         db.session.commit()
         form.code.errors = [_("This code is not right. Check the time on your phone and try again.")]
