@@ -106,6 +106,8 @@ class Settings:
     EVIDENCE_MAX_BYTES: int = 15 * 1024 * 1024
     #: How long a one-time evidence upload link works.
     EVIDENCE_UPLOAD_LINK_HOURS: int = 72
+    #: Countries (ISO 3166-1, comma-separated) whose numbers may register themselves on the web or by SMS.
+    ALLOWED_PHONE_COUNTRIES: str = "KH,KR"
     #: A signed-in browser is signed out after this many minutes without a request.
     SESSION_IDLE_MINUTES: int = 30
     #: ... and this many hours after signing in, however busy.

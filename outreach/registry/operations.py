@@ -51,7 +51,7 @@ from outreach.models import (
 )
 from outreach.models.base import CHANNELS, LANGUAGES
 from outreach.registry import consent
-from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone
+from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone, region_of
 from outreach.registry.provinces import match_province
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,7 @@ def validate(
     today: date | None = None,
     allow_past_departure: bool = False,
     check_owners: bool = True,
+    countries: frozenset[str] | None = None,
 ) -> CleanPerson:
     """Check and normalise ``data``; raise :class:`RegistryError` listing every problem.
 
@@ -338,7 +339,12 @@ def validate(
         values["emergency_contact_consent"] = bool(data.emergency_contact_consent)
 
     phones = _validate_phones(
-        data.phones, person, errors, required="phone" in require, check_owners=check_owners
+        data.phones,
+        person,
+        errors,
+        required="phone" in require,
+        check_owners=check_owners,
+        countries=countries,
     )
     if emergency_phone and any(p.e164 == emergency_phone for p in phones):
         errors.append(
@@ -357,6 +363,7 @@ def _validate_phones(
     *,
     required: bool,
     check_owners: bool = True,
+    countries: frozenset[str] | None = None,
 ) -> list[CleanPhone]:
     seen: dict[str, bool] = {}
     order: list[str] = []
@@ -365,6 +372,17 @@ def _validate_phones(
             e164 = normalise_phone(item.raw).e164
         except PhoneError as exc:
             errors.append(FieldError(item.field, exc.message))
+            continue
+        if countries is not None and region_of(e164) not in countries:
+            errors.append(
+                FieldError(
+                    item.field,
+                    _l(
+                        "Numbers from this country cannot register here. "
+                        "Use a Cambodian or Korean mobile number."
+                    ),
+                )
+            )
             continue
         if e164 in seen:
             # The same number typed twice (main number and WhatsApp): one number, both flags.
