@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from outreach import i18n
+from outreach import i18n, logs, sessions
 from outreach.config import Settings, validate
 from outreach.extensions import babel, csrf, db, init_redis, init_sqlite, limiter, login_manager, migrate
 
@@ -35,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     validate(app.config)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
+    logs.init_app(app)
 
     db.init_app(app)
     init_sqlite(app)
@@ -44,14 +46,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     csrf.init_app(app)
     login_manager.init_app(app)
+    sessions.init_app(app)
     limiter.init_app(app)
     init_redis(app)
     i18n.init_app(app)
 
     from outreach import cli, jobs
-    from outreach.web import register_blueprints
+    from outreach.web import headers, inputs, register_blueprints
 
+    inputs.register_converters(app)
     register_blueprints(app)
+    inputs.init_app(app)
+    headers.init_app(app)
+    _trust_proxies(app)
     cli.init_app(app)
     jobs.init_app(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` proxies, the client is the address the farthest trusted one saw.
+
+    Every rate limit and every audit ``ip`` reads ``request.remote_addr``; without this it would be the
+    proxy's. With 0 (the default) forwarded headers are ignored, since anyone can send them.
+    """
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

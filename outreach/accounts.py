@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from outreach.audit import record
 from outreach.extensions import db
 from outreach.models import ApiToken, Organisation, Province, Role, User, utcnow
+from outreach.passwords import MIN_LENGTH, password_problem
 from outreach.registry.phones import PhoneError, normalise_phone
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 
 
 class AccountError(ValueError):
@@ -47,8 +48,9 @@ def create_user(
         raise AccountError(f"a user with e-mail {email} already exists")
     if language not in ("ko", "en", "km"):
         raise AccountError("language must be ko, en or km")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    problem = password_problem(password) if password is not None else None
+    if problem:
+        raise AccountError(problem)
     e164 = None
     if phone:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,16 @@ class Settings:
     REPORT_RATE_LIMIT: str = "5 per minute;30 per hour"
     #: Who issues the rescue-request bundle (printed on the PDF).
     BUNDLE_ISSUER: str = "Embassy of the Republic of Korea in Cambodia"
+    #: Countries (ISO 3166-1, comma-separated) whose numbers may register themselves on the web or by SMS.
+    ALLOWED_PHONE_COUNTRIES: str = "KH,KR"
+    #: A signed-in browser is signed out after this many minutes without a request.
+    SESSION_IDLE_MINUTES: int = 30
+    #: ... and this many hours after signing in, however busy.
+    SESSION_MAX_HOURS: int = 12
+    #: How many proxies in front of the app set X-Forwarded-For/-Proto (0: trust no such header).
+    TRUSTED_PROXIES: int = 0
+    #: Largest request body in bytes for the whole app (the API has its own, lower limit).
+    MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_ENABLED: bool = True
     DEBUG: bool = False
@@ -159,13 +170,15 @@ class Settings:
         cfg["EVIDENCE_DIR"] = cfg["EVIDENCE_DIR"] or str(Path(instance_path) / "evidence")
         # A pooled connection is pinged before use, so the first requests after a database outage
         # do not fail on sockets it cut; a refused or unreachable server fails within seconds.
-        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        # hide_parameters: a failed statement's error (and so the log) shows no names, numbers or tokens.
+        engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if url.startswith("postgresql"):
             engine_options["connect_args"] = {"connect_timeout": 5}
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
         # Session cookies: never readable by scripts, not sent on cross-site POSTs, and only over HTTPS
         # when the site is served over HTTPS (so local development over http still works).
         cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
+        cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=cfg["SESSION_MAX_HOURS"])
         cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
         cfg.setdefault("SESSION_COOKIE_SECURE", cfg["PUBLIC_BASE_URL"].startswith("https://"))
         cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URI"] or (
@@ -199,5 +212,9 @@ def validate(config: dict[str, Any]) -> None:
             problems.append("SMS_CHANNEL=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
     if int(config.get("EVIDENCE_MAX_BYTES") or 0) <= 0:
         problems.append("EVIDENCE_MAX_BYTES must be a positive number of bytes (15728640 is 15 MB).")
+    if int(config.get("TRUSTED_PROXIES") or 0) < 0:
+        problems.append("TRUSTED_PROXIES must be 0 or the number of proxies in front of the app.")
+    if int(config.get("MAX_CONTENT_LENGTH") or 0) <= 0:
+        problems.append("MAX_CONTENT_LENGTH must be a positive number of bytes (20971520 is 20 MiB).")
     if problems:
         raise ConfigError("Outreach cannot start:\n- " + "\n- ".join(problems))

@@ -11,9 +11,11 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -25,6 +27,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from outreach import create_app
 from outreach.extensions import db as _db
 from outreach.jobs import run_burst
+from outreach.models import User, utcnow
+from outreach.sessions import SESSION_KEY, open_session
 
 PG_ADMIN_URL = os.environ.get("OUTREACH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -218,10 +222,43 @@ def post_twilio(
 
 
 def login(client: FlaskClient, user: Any) -> None:
-    """Log ``user`` in on this client without going through the form."""
+    """Log ``user`` in on this client without going through the form (second factor included).
+
+    Opens a server-side session the way a sign-in does, so the cookie is accepted by
+    ``outreach.sessions.enforce``.
+    """
+    app = client.application
+    with app.app_context():
+        token = open_session(_db.session.get(type(user), user.id))
+        _db.session.commit()
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session[SESSION_KEY] = token
+
+
+def enrol_totp(app: Flask, user: Any) -> str:
+    """Give ``user`` a second factor, as enrolment does; returns the secret (``totp_code`` makes codes)."""
+    secret = pyotp.random_base32()
+    with app.app_context():
+        row = _db.session.get(User, user.id)
+        assert row is not None
+        row.totp_secret, row.totp_enabled_at = secret, utcnow()
+        _db.session.commit()
+    return secret
+
+
+def totp_code(secret: str, offset_steps: int = 0) -> str:
+    """The current code of an authenticator app holding ``secret`` (``offset_steps`` 30 s steps away)."""
+    return str(pyotp.TOTP(secret).at(time.time() + 30 * offset_steps))
+
+
+def form_login(client: FlaskClient, app: Flask, email: str, password: str, secret: str | None = None) -> Any:
+    """Log in through the forms: the password, then (when ``secret`` is given) the authenticator code."""
+    response = client.post("/login", data={"email": email, "password": password})
+    if secret is not None and response.status_code == 302 and "/login/code" in response.headers["Location"]:
+        response = client.post("/login/code", data={"code": totp_code(secret)})
+    return response
 
 
 @pytest.fixture

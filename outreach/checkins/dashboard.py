@@ -7,8 +7,6 @@ sent, so a person moving province later does not move their answer.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,14 +149,6 @@ CALL_LIST_HEADER = [
 ]
 
 
-def _safe_cell(value: Any) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection): prefix with an apostrophe."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
 def call_list_rows(checkin_id: int, chunk: int = 1000) -> Iterator[list[str]]:
     """Non-responders, province by province, with every number the phone team can try."""
     stmt = (
@@ -189,38 +179,22 @@ def call_list_rows(checkin_id: int, chunk: int = 1000) -> Iterator[list[str]]:
             phones.setdefault(phone.person_id, []).append(phone)
         for code, reminded, level, person in batch:
             numbers = phones.get(person.id, [])
-            # Phone numbers are validated E.164 (digits after "+"), so they need no formula guard and
-            # stay dialable when the sheet is opened.
+            # Raw values: outreach.csvexport neutralises formulas (E.164 numbers stay dialable).
             yield [
-                _safe_cell(person.name_ko),
-                _safe_cell(person.name_latin),
+                person.name_ko,
+                person.name_latin,
                 numbers[0].e164 if numbers else "",
                 " ".join(p.e164 for p in numbers[1:]),
                 " ".join(p.e164 for p in numbers if p.is_whatsapp),
-                _safe_cell(person.email),
+                person.email,
                 province_names.get(code, code or ""),
-                _safe_cell(person.district_note),
+                person.district_note,
                 person.language,
                 person.status.value,
                 str(reminded),
                 str(level),
-                _safe_cell(person.emergency_name) if person.emergency_contact_consent else "",
+                person.emergency_name if person.emergency_contact_consent else "",
                 (person.emergency_phone or "") if person.emergency_contact_consent else "",
-                _safe_cell(person.emergency_relation) if person.emergency_contact_consent else "",
+                person.emergency_relation if person.emergency_contact_consent else "",
                 "yes" if person.emergency_contact_consent else "no",
             ]
-
-
-def csv_lines(rows: Iterator[list[str]], header: list[str]) -> Iterator[str]:
-    """CSV text in pieces (UTF-8 with BOM so spreadsheet programs read Hangul and Khmer correctly)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(header)
-    for i, row in enumerate(rows, start=1):
-        writer.writerow(row)
-        if i % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()

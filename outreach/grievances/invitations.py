@@ -25,9 +25,10 @@ from outreach.extensions import db
 from outreach.grievances.errors import NotAllowed, ValidationError
 from outreach.grievances.notifications import external_url, send_invitation
 from outreach.models import Invitation, Organisation, Province, Role, User, utcnow
+from outreach.passwords import MIN_LENGTH, password_problem
 
 DEFAULT_INVITATION_HOURS = 72
-PASSWORD_MIN = 10
+PASSWORD_MIN = MIN_LENGTH
 PASSWORD_MAX = 200
 _SALT = "outreach.rep-invitation"
 
@@ -174,10 +175,9 @@ def resolve_token(token: str) -> Invitation:
 def accept_invitation(invitation: Invitation, password: str, confirm: str) -> User:
     """Set the representative's password and use the invitation up (compare-and-set: once only)."""
     errors: dict[str, str] = {}
-    if len(password) < PASSWORD_MIN:
-        errors["password"] = _("Choose a password of at least %(min)d characters.", min=PASSWORD_MIN)
-    elif len(password) > PASSWORD_MAX:
-        errors["password"] = _("The password is too long (at most %(max)d characters).", max=PASSWORD_MAX)
+    problem = password_problem(password)
+    if problem:
+        errors["password"] = problem
     elif password != confirm:
         errors["confirm"] = _("The two passwords are not the same.")
     if errors:

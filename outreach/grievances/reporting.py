@@ -7,8 +7,6 @@ Months in the summary and years in reference codes are Cambodian (UTC+7, no dayl
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -19,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from outreach.audit import record
+from outreach.csvexport import csv_bytes
 from outreach.extensions import db
 from outreach.grievances.timeutil import LOCAL_TZ, LOCAL_TZ_NAME, format_local
 from outreach.grievances.workflow import OPEN_STATUSES, require_staff
@@ -188,14 +187,6 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell starting with = + - @ (or a tab/CR) would be evaluated.
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
 def export_csv(filters: GrievanceFilters, actor: User | None) -> tuple[bytes, int]:
     """The filtered queue as CSV (UTF-8 with a byte-order mark, so spreadsheets read Korean correctly).
 
@@ -209,40 +200,33 @@ def export_csv(filters: GrievanceFilters, actor: User | None) -> tuple[bytes, in
         sa.orm.selectinload(Grievance.submitted_by),
         sa.orm.selectinload(Grievance.assignee),
     )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    count = 0
-    for g in db.session.scalars(stmt):
-        count += 1
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    g.reference,
-                    format_local(g.created_at, "%Y-%m-%d %H:%M:%S%z"),
-                    g.status.value,
-                    g.category.value,
-                    g.urgency.value,
-                    g.province_code,
-                    g.organisation.name if g.organisation else "",
-                    g.submitted_by.email if g.submitted_by else "",
-                    g.people_affected,
-                    g.title,
-                    g.description,
-                    "yes" if g.contact_consent else "no",
-                    g.contact_info,
-                    "yes" if g.police_sharing_consent else "no",
-                    (g.assignee.name or g.assignee.email) if g.assignee else "",
-                    format_local(g.first_response_at, "%Y-%m-%d %H:%M:%S%z"),
-                    format_local(g.resolved_at, "%Y-%m-%d %H:%M:%S%z"),
-                    format_local(g.closed_at, "%Y-%m-%d %H:%M:%S%z"),
-                    "yes" if is_overdue(g, now, hours) else "no",
-                )
-            ]
+    rows: list[tuple[Any, ...]] = [
+        (
+            g.reference,
+            format_local(g.created_at, "%Y-%m-%d %H:%M:%S%z"),
+            g.status.value,
+            g.category.value,
+            g.urgency.value,
+            g.province_code,
+            g.organisation.name if g.organisation else "",
+            g.submitted_by.email if g.submitted_by else "",
+            g.people_affected,
+            g.title,
+            g.description,
+            "yes" if g.contact_consent else "no",
+            g.contact_info,
+            "yes" if g.police_sharing_consent else "no",
+            (g.assignee.name or g.assignee.email) if g.assignee else "",
+            format_local(g.first_response_at, "%Y-%m-%d %H:%M:%S%z"),
+            format_local(g.resolved_at, "%Y-%m-%d %H:%M:%S%z"),
+            format_local(g.closed_at, "%Y-%m-%d %H:%M:%S%z"),
+            "yes" if is_overdue(g, now, hours) else "no",
         )
+        for g in db.session.scalars(stmt)
+    ]
+    count = len(rows)
     record("grievance.export", actor=staff, target_type="grievance", count=count, filters=filters.as_args())
-    return ("\ufeff" + out.getvalue()).encode("utf-8"), count
+    return csv_bytes(CSV_COLUMNS, rows), count
 
 
 # --- summary ---------------------------------------------------------------------------------------

@@ -69,8 +69,10 @@ from outreach.models.staff import (
     ApiToken,
     Invitation,
     Organisation,
+    RecoveryCode,
     Role,
     User,
+    UserSession,
 )
 from outreach.models.zones import ChangeStatus, Grace, Permit, Zone, ZoneChange, ZoneLevel, ZoneReminder
 
@@ -129,6 +131,7 @@ __all__ = [
     "PhoneKind",
     "PhoneNumber",
     "Province",
+    "RecoveryCode",
     "RegistrationConversation",
     "Report",
     "ReportEvent",
@@ -142,6 +145,7 @@ __all__ = [
     "UploadToken",
     "Urgency",
     "User",
+    "UserSession",
     "Zone",
     "ZoneChange",
     "ZoneLevel",

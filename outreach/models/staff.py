@@ -52,6 +52,15 @@ class User(UserMixin, TimestampMixin, Base):
     organisation_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("organisation.id"), index=True)
     province_code: so.Mapped[str | None] = so.mapped_column(sa.ForeignKey("province.code"))
     last_login_at: so.Mapped[datetime | None]
+    #: Base32 TOTP secret (RFC 6238); set at enrolment, confirmed by ``totp_enabled_at``.
+    totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    totp_enabled_at: so.Mapped[datetime | None]
+    #: The last TOTP time step accepted: a code is good once (no replay within its 30 s window).
+    totp_last_step: so.Mapped[int | None]
+    #: Failed sign-in attempts (password or second factor) since the last success or lock-out.
+    failed_logins: so.Mapped[int] = so.mapped_column(default=0)
+    #: Sign-in refused until then, after too many failures in a row.
+    locked_until: so.Mapped[datetime | None]
 
     organisation: so.Mapped[Organisation | None] = so.relationship()
 
@@ -72,6 +81,15 @@ class User(UserMixin, TimestampMixin, Base):
     @property
     def sees_task_force(self) -> bool:
         return self.role in TASK_FORCE_ROLES
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_secret is not None and self.totp_enabled_at is not None
+
+    @property
+    def needs_totp(self) -> bool:
+        """Admins and officers must sign in with a second factor; representatives may."""
+        return self.role in STAFF_ROLES
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
@@ -113,3 +131,39 @@ class Invitation(Base):
 
     user: so.Mapped[User] = so.relationship(foreign_keys=[user_id])
     invited_by: so.Mapped[User | None] = so.relationship(foreign_keys=[invited_by_id])
+
+
+class UserSession(Base):
+    """A signed-in browser, kept on the server so that logging out (or an admin) really ends it.
+
+    The session cookie holds only a random id whose SHA-256 is ``token_hash``; every request checks
+    that the row is open, not idle longer than ``SESSION_IDLE_MINUTES`` and younger than
+    ``SESSION_MAX_HOURS``. A password, role or activation change ends all of the user's sessions.
+    """
+
+    __tablename__ = "user_session"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    #: Updated at most once a minute, so the idle timeout is exact to the minute.
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    ended_at: so.Mapped[datetime | None]
+    #: Why it ended: logout, idle, expired, password, role, deactivated, second_factor_reset.
+    end_reason: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+
+    user: so.Mapped[User] = so.relationship()
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app; only its hash is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    used_at: so.Mapped[datetime | None]

@@ -55,6 +55,7 @@ from outreach.registry.operations import (
     register_person,
     validate,
 )
+from outreach.registry.phones import public_countries, region_of
 from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
 from outreach.zones.sms import area_menu, area_prompt, area_reprompt, read_answer
@@ -179,6 +180,10 @@ def _start_keyword(language: str) -> str:
 
 
 def _start(ctx: InboundContext, language: str) -> Reply:
+    if ctx.person is None and region_of(ctx.address) not in public_countries():
+        # Not a country people register from (ALLOWED_PHONE_COUNTRIES): no conversation, and no reply,
+        # since every answer would be an SMS paid to a possibly premium or satellite number.
+        return Reply(route=InboundRoute.REGISTRATION, extra={"refused": "country"})
     now = utcnow()
     conv = RegistrationConversation(
         address=ctx.address,
@@ -351,7 +356,7 @@ def _finish(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
     )
     method = ConsentMethod.WHATSAPP if conv.channel == "whatsapp" else ConsentMethod.SMS
     try:
-        clean = validate(entered, person=existing, partial=existing is not None)
+        clean = validate(entered, person=existing, partial=existing is not None, countries=public_countries())
         person, created = register_person(clean, method=method, on_existing="update", source=conv.channel)
     except RegistryError as exc:
         db.session.delete(conv)

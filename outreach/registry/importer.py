@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm as so
 
 from outreach.audit import record
+from outreach.csvexport import csv_chunks
 from outreach.extensions import db
 from outreach.models import ConsentMethod, OptOut, Person, PersonStatus, PhoneNumber, User, utcnow
 from outreach.registry.dates import parse_date
@@ -426,46 +427,39 @@ def _link_opt_outs(numbers: list[str]) -> None:
 
 
 def export_csv(people: Iterable[Person], opted_out_ids: set[int] | None = None) -> Iterator[str]:
-    """CSV text of ``people``, a line at a time (the header first), for a streamed download."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    """CSV text of ``people`` in pieces (the header first), for a streamed download.
 
-    def flush() -> str:
-        value = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate(0)
-        return value
+    Cells are written raw: :mod:`outreach.csvexport` neutralises formulas planted through the public
+    form or an SMS registration.
+    """
+    return csv_chunks(EXPORT_COLUMNS, _export_rows(people, opted_out_ids or set()))
 
-    # The BOM lets Excel (the tool the embassy opens CSV files with) read Hangul correctly.
-    writer.writerow(EXPORT_COLUMNS)
-    yield "\ufeff" + flush()
+
+def _export_rows(people: Iterable[Person], opted_out_ids: set[int]) -> Iterator[list[Any]]:
     for person in people:
         primary = person.primary_phone
         others = [p for p in person.phones if p is not primary]
         whatsapp = next((p.e164 for p in person.phones if p.is_whatsapp), "")
-        writer.writerow(
-            [
-                person.id,
-                person.name_ko or "",
-                person.name_latin or "",
-                primary.e164 if primary else "",
-                others[0].e164 if others else "",
-                whatsapp,
-                person.email or "",
-                person.language,
-                person.province_code or "",
-                person.province.name_en if person.province else "",
-                person.district_note or "",
-                person.status.value,
-                person.arrival_date.isoformat() if person.arrival_date else "",
-                person.departure_date.isoformat() if person.departure_date else "",
-                person.emergency_name or "",
-                person.emergency_phone or "",
-                person.emergency_relation or "",
-                person.consent_at.isoformat(timespec="seconds") if person.consent_at else "",
-                person.consent_version or "",
-                person.last_known_status.value,
-                "1" if opted_out_ids and person.id in opted_out_ids else "",
-            ]
-        )
-        yield flush()
+        yield [
+            person.id,
+            person.name_ko or "",
+            person.name_latin or "",
+            primary.e164 if primary else "",
+            others[0].e164 if others else "",
+            whatsapp,
+            person.email or "",
+            person.language,
+            person.province_code or "",
+            person.province.name_en if person.province else "",
+            person.district_note or "",
+            person.status.value,
+            person.arrival_date.isoformat() if person.arrival_date else "",
+            person.departure_date.isoformat() if person.departure_date else "",
+            person.emergency_name or "",
+            person.emergency_phone or "",
+            person.emergency_relation or "",
+            person.consent_at.isoformat(timespec="seconds") if person.consent_at else "",
+            person.consent_version or "",
+            person.last_known_status.value,
+            "1" if person.id in opted_out_ids else "",
+        ]

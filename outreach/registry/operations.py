@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -53,7 +54,7 @@ from outreach.models import (
 )
 from outreach.models.base import CHANNELS, LANGUAGES
 from outreach.registry import consent
-from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone
+from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone, region_of
 from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
 from outreach.zones import geo
@@ -203,10 +204,24 @@ def phone_inputs(
     return inputs
 
 
+#: How far ahead a departure date may be: travelers are anonymised after their departure, so a date
+#: in 9999 would keep a record for ever. Arrivals may be up to a year ahead (planned trips).
+MAX_DEPARTURE_AHEAD = timedelta(days=3 * 366)
+MAX_ARRIVAL_AHEAD = timedelta(days=366)
+MAX_ARRIVAL_BEHIND = timedelta(days=80 * 366)
+
+
+def strip_invisible(value: str) -> str:
+    """``value`` without format characters (Unicode category Cf): bidi overrides and isolates
+    (U+202A–202E, U+2066–2069), zero-width spaces and joiners, the BOM. They make a name look like
+    another in staff lists. Korean and Khmer combining marks (categories Mn and Mc) are kept."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+
+
 def _text(value: str | None, limit: int) -> str | None:
     if value is None:
         return None
-    cleaned = " ".join(value.split())
+    cleaned = " ".join(strip_invisible(value).split())
     return cleaned[:limit] if cleaned else None
 
 
@@ -219,6 +234,7 @@ def validate(
     today: date | None = None,
     allow_past_departure: bool = False,
     check_owners: bool = True,
+    countries: frozenset[str] | None = None,
 ) -> CleanPerson:
     """Check and normalise ``data``; raise :class:`RegistryError` listing every problem.
 
@@ -327,7 +343,15 @@ def validate(
         and departure is None
     ):
         errors.append(FieldError("departure_date", _l("Travelers need a departure date.")))
-    if data.departure_date is not None:
+    if data.arrival_date is not None and not (
+        today - MAX_ARRIVAL_BEHIND <= data.arrival_date <= today + MAX_ARRIVAL_AHEAD
+    ):
+        errors.append(FieldError("arrival_date", _l("The arrival date is not a plausible date.")))
+    if data.departure_date is not None and data.departure_date > today + MAX_DEPARTURE_AHEAD:
+        errors.append(
+            FieldError("departure_date", _l("The departure date is too far ahead (at most three years)."))
+        )
+    elif data.departure_date is not None:
         arrival = (
             data.arrival_date if data.arrival_date is not None else (person.arrival_date if person else None)
         )
@@ -350,7 +374,12 @@ def validate(
         values["emergency_contact_consent"] = bool(data.emergency_contact_consent)
 
     phones = _validate_phones(
-        data.phones, person, errors, required="phone" in require, check_owners=check_owners
+        data.phones,
+        person,
+        errors,
+        required="phone" in require,
+        check_owners=check_owners,
+        countries=countries,
     )
     if emergency_phone and any(p.e164 == emergency_phone for p in phones):
         errors.append(
@@ -369,6 +398,7 @@ def _validate_phones(
     *,
     required: bool,
     check_owners: bool = True,
+    countries: frozenset[str] | None = None,
 ) -> list[CleanPhone]:
     seen: dict[str, bool] = {}
     order: list[str] = []
@@ -377,6 +407,17 @@ def _validate_phones(
             e164 = normalise_phone(item.raw).e164
         except PhoneError as exc:
             errors.append(FieldError(item.field, exc.message))
+            continue
+        if countries is not None and region_of(e164) not in countries:
+            errors.append(
+                FieldError(
+                    item.field,
+                    _l(
+                        "Numbers from this country cannot register here. "
+                        "Use a Cambodian or Korean mobile number."
+                    ),
+                )
+            )
             continue
         if e164 in seen:
             # The same number typed twice (main number and WhatsApp): one number, both flags.

@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from phonenumbers import NumberParseException, PhoneNumberType
 
@@ -142,3 +143,22 @@ def display(e164: str) -> str:
         )
     except NumberParseException:
         return e164
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO 3166-1 country of an E.164 number ("KH", "KR"), or None when it has none (+881 satellite)."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except NumberParseException:
+        return None
+    return region if region and region != "001" else None
+
+
+def public_countries() -> frozenset[str]:
+    """``ALLOWED_PHONE_COUNTRIES``: the countries whose numbers may register themselves (web and SMS).
+
+    Every public registration costs an SMS; a form that takes any country's number is a tool for SMS
+    pumping (premium and satellite ranges). Staff-entered and imported numbers are not limited.
+    """
+    raw = str(current_app.config.get("ALLOWED_PHONE_COUNTRIES") or "KH,KR")
+    return frozenset(code.strip().upper() for code in raw.split(",") if code.strip())

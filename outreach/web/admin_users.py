@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from outreach import twofactor
 from outreach.extensions import db
 from outreach.grievances import invitations
 from outreach.grievances.errors import NotAllowed, ValidationError
@@ -167,4 +168,24 @@ def resend_invitation(user_id: int) -> Response:
     email = user.email
     db.session.commit()
     flash(_("A new invitation was sent to %(email)s; earlier links no longer work.", email=email), "success")
+    return redirect(url_for("staff.users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/reset-second-factor")
+@admin_required
+def reset_second_factor(user_id: int) -> Response:
+    """For a lost phone: the user enrols again at the next sign-in; audited, their sessions end."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    twofactor.reset(user, _me())
+    email = user.email
+    db.session.commit()
+    flash(
+        _(
+            "Two-factor sign-in of %(email)s was reset; they set it up again at their next log-in.",
+            email=email,
+        ),
+        "success",
+    )
     return redirect(url_for("staff.users"), code=303)

@@ -6,8 +6,6 @@ Workflow mistakes (wrong status, approving one's own alert) come back as a flash
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -37,6 +35,7 @@ from outreach.alerts.compose import ComposeError
 from outreach.alerts.forms import CAMBODIA, CHANNEL_LABELS, AlertForm, ReturnForm, province_names
 from outreach.alerts.render import render_text
 from outreach.audit import record
+from outreach.csvexport import csv_chunks
 from outreach.extensions import db
 from outreach.i18n import LANGUAGE_NAMES, current_language
 from outreach.models import Alert, AlertKind, AlertStatus, AuditEvent, User
@@ -260,11 +259,6 @@ def alert_progress_json(alert_id: int) -> Response:
     return response
 
 
-def _csv_cell(value: str) -> str:
-    # Spreadsheet formula injection: names come from public self-registration.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 @bp.get("/alerts/<int:alert_id>/failures.csv")
 def alert_failures_csv(alert_id: int) -> Response:
     """Failed and skipped messages with names and numbers, for follow-up by phone (streamed)."""
@@ -275,18 +269,8 @@ def alert_failures_csv(alert_id: int) -> Response:
     language = current_language()
 
     def rows() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")  # Excel needs the BOM to read Korean in UTF-8
-        writer.writerow(progress.CSV_HEADER)
         with force_locale(language):
-            for row in progress.failure_rows(alert_id):
-                writer.writerow([_csv_cell(v) for v in row])
-                if buffer.tell() > 64_000:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
+            yield from csv_chunks(progress.CSV_HEADER, progress.failure_rows(alert_id))
 
     response = Response(stream_with_context(rows()), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="alert-{alert_id}-failures.csv"'

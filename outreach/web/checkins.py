@@ -57,6 +57,7 @@ from outreach.checkins.operations import (
     staff_record_answer,
 )
 from outreach.checkins.render import CAMBODIA, local_time
+from outreach.csvexport import csv_chunks
 from outreach.extensions import csrf, db, limiter
 from outreach.i18n import LOCALES, current_language, for_person_language
 from outreach.models import (
@@ -372,7 +373,7 @@ def checkin_call_list(checkin_id: int) -> Response:
     db.session.commit()
 
     def generate() -> Iterator[str]:
-        yield from dashboard.csv_lines(dashboard.call_list_rows(checkin.id), dashboard.CALL_LIST_HEADER)
+        yield from csv_chunks(dashboard.CALL_LIST_HEADER, dashboard.call_list_rows(checkin.id))
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="checkin-{checkin.id}-call-list.csv"'

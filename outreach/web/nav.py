@@ -24,6 +24,7 @@ REP_NAV: list[tuple[str, LazyString]] = [
     ("rep.index", _l("Home")),
     ("rep.grievances", _l("My grievances")),
     ("rep.new_grievance", _l("New grievance")),
+    ("auth.enrol", _l("Two-factor sign-in")),
 ]
 
 

@@ -92,10 +92,14 @@ def people() -> str:
     )
 
 
-@bp.get("/people/export.csv")
+@bp.post("/people/export.csv")
 def people_export() -> Response:
-    """The current filter as CSV, streamed; the audit log records who, when, which filter, how many."""
-    f = PeopleFilter.from_args(request.args)
+    """The current filter as CSV, streamed; the audit log records who, when, which filter, how many.
+
+    A POST with the CSRF token: as a GET, a link on any site would download the whole registry
+    through a logged-in officer's browser.
+    """
+    f = PeopleFilter.from_args(request.form)
     rows = count_people(f)
     record("registry.export", target_type="person", filter=f.as_args(), rows=rows)
     db.session.commit()

@@ -45,7 +45,7 @@ from outreach.registry.operations import (
     update_person,
     validate,
 )
-from outreach.registry.phones import PhoneError, normalise_phone
+from outreach.registry.phones import PhoneError, normalise_phone, public_countries
 
 bp = Blueprint("register", __name__)
 
@@ -68,7 +68,7 @@ def form() -> str | Response:
     if form.validate_on_submit() and not form.date_errors():
         try:
             # Taken numbers are not a form error here: see AlreadyRegistered below.
-            clean = validate(form.to_input(), check_owners=False)
+            clean = validate(form.to_input(), check_owners=False, countries=public_countries())
             person, _created = register_person(clean, method=ConsentMethod.WEB, on_existing="refuse")
             send_confirmation(person, reason="registered")
             db.session.commit()
@@ -221,7 +221,7 @@ def me(person: Person, token: str) -> ViewResult:
     if request.method == "POST":
         if form.validate_on_submit() and not form.date_errors():
             try:
-                clean = validate(form.to_input(), person=person)
+                clean = validate(form.to_input(), person=person, countries=public_countries())
                 changed = update_person(person, clean.values, phones=clean.phones, via="self_service")
                 db.session.commit()
             except RegistryError as exc:

@@ -19,8 +19,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from outreach.checkins.dashboard import csv_lines
 from outreach.checkins.render import local_time
+from outreach.csvexport import csv_bytes
 from outreach.extensions import db
 from outreach.i18n import current_language
 from outreach.models import (
@@ -447,6 +447,6 @@ def reports_summary() -> Response:
 @bp.get("/reports/summary.csv")
 def reports_summary_csv() -> Response:
     header, rows = figures.weekly_table(figures.weekly())
-    response = HTMLResponse(csv_lines(iter(rows), header), mimetype="text/csv; charset=utf-8")
+    response = HTMLResponse(csv_bytes(header, rows), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="reports-weekly.csv"'
     return no_store(response)

@@ -19,6 +19,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from outreach.extensions import DB_UNAVAILABLE, csrf, db
 from outreach.messaging.spool import SpooledStatus, spool_status
 from outreach.messaging.webhooks import receive_inbound, receive_status
+from outreach.web.inputs import strip_nul
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ csrf.exempt(bp)
 
 #: Twilio sids are 34 characters; our column holds 64.
 _MAX_SID = 64
+#: Twilio's own limit for one (concatenated) SMS body; anything longer is cut here, never refused.
+MAX_INBOUND_BODY = 1600
 
 
 def _text(status: int, reason: str) -> Response:
@@ -55,8 +58,11 @@ def _twiml(body: str = "") -> Response:
 def inbound() -> Response:
     if not _signature_ok():
         return _text(403, "Invalid or missing X-Twilio-Signature.")
-    sid = request.form.get("MessageSid", "").strip()
-    sender = request.form.get("From", "").strip()
+    # Signed as sent, so checked before cleaning. PostgreSQL cannot store NUL (U+0000) in text: the
+    # message is stored without them rather than lost.
+    form = {strip_nul(k): strip_nul(v) for k, v in request.form.items()}
+    sid = form.get("MessageSid", "").strip()
+    sender = form.get("From", "").strip()
     if not sid or len(sid) > _MAX_SID:
         return _text(400, "MessageSid is missing or too long.")
     if not sender or len(sender) > 64:
@@ -64,9 +70,9 @@ def inbound() -> Response:
     reply = receive_inbound(
         sid=sid,
         sender=sender,
-        to=request.form.get("To") or None,
-        body=request.form.get("Body", ""),
-        params=request.form.to_dict(),
+        to=(form.get("To") or "")[:64] or None,
+        body=form.get("Body", "")[:MAX_INBOUND_BODY],
+        params={k[:64]: v[:MAX_INBOUND_BODY] for k, v in form.items()},
     )
     db.session.commit()
     # A duplicate delivery (Twilio retried) re-runs nothing and answers nothing.

@@ -31,7 +31,7 @@ from outreach.audit import record
 
 # The check-in call list's writer (UTF-8 with BOM, formula cells neutralised), until one shared CSV
 # writer replaces the per-area ones.
-from outreach.checkins.dashboard import _safe_cell, csv_lines
+from outreach.csvexport import csv_chunks
 from outreach.extensions import db
 from outreach.i18n import current_language
 from outreach.models import Alert, ChangeStatus, Permit, Role, User, Zone, ZoneChange, utcnow
@@ -186,11 +186,7 @@ def zone_inside_csv(zone_id: int) -> Response:
     db.session.commit()
 
     def generate() -> Iterator[str]:
-        rows = (
-            [_safe_cell(cell) for cell in row]
-            for row in csv_rows(found, today=today, now=now, language=language)
-        )
-        yield from csv_lines(rows, CSV_HEADER)
+        yield from csv_chunks(CSV_HEADER, csv_rows(found, today=today, now=now, language=language))
 
     response = Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="zone-{found.area_code}-inside.csv"'

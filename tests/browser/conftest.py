@@ -14,12 +14,14 @@ has to be silenced for it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("OUTREACH_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -103,3 +105,14 @@ def page(browser: Browser) -> Iterator[Page]:
 def phone_page(browser: Browser) -> Iterator[Page]:
     """A fresh page on a 360×740 touch phone."""
     yield from _new_page(browser, **PHONE)
+
+
+def pass_second_factor(page: Page) -> None:
+    """After an admin's or officer's password: set up the authenticator as a person would (read the key
+    on the enrolment page, type the app's code), then continue past the recovery codes."""
+    page.wait_for_url(re.compile(r"/login/enrol$"))
+    secret = page.locator("#totp-secret").inner_text().strip()
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("form.card button[type=submit]")
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.click("#recovery-continue")

@@ -18,7 +18,7 @@ from outreach.accounts import create_user
 from outreach.extensions import db
 from outreach.models import ConsentMethod, Person, PhoneNumber, utcnow
 from tests import conftest as root_conftest
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import TIMEOUT_MS, pass_second_factor
 from tests.conftest import TWILIO_TEST_SID, TWILIO_TEST_TOKEN
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -73,6 +73,7 @@ def _log_in(page: Page, base: str, email: str) -> None:
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("form.card button[type=submit]")
+    pass_second_factor(page)
     expect(page).to_have_url(base + "/staff/")
 
 

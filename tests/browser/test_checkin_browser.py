@@ -22,6 +22,7 @@ from outreach.models import (
     PhoneNumber,
     utcnow,
 )
+from tests.browser.conftest import pass_second_factor
 
 PASSWORD = "correct horse battery"
 
@@ -78,6 +79,7 @@ def _log_in(page: Page, url: str) -> None:
     page.fill("input[name=email]", "duty@browser.test")
     page.fill("input[name=password]", PASSWORD)
     page.click("form.card button[type=submit]")
+    pass_second_factor(page)
 
 
 def test_resident_answers_on_a_phone_and_the_dashboard_shows_it(

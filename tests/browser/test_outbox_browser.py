@@ -12,6 +12,7 @@ from outreach.accounts import create_user
 from outreach.extensions import db
 from outreach.messaging.outbound import queue_one
 from outreach.models import Message, MessageStatus, SourceKind
+from tests.browser.conftest import pass_second_factor
 from tests.conftest import run_jobs
 
 PASSWORD = "correct horse battery"
@@ -51,6 +52,7 @@ def test_admin_logs_in_and_sees_the_outbox(live_server: Any, page: Page) -> None
     assert page.locator("input[name=csrf_token]").get_attribute("value")
 
     _log_in(page, "admin@browser.test", PASSWORD)
+    pass_second_factor(page)
 
     expect(page).to_have_url(live_server.url + "/staff/outbox")
     row = page.locator("tr.outbox-entry")
@@ -77,6 +79,7 @@ def test_log_out_from_a_phone(live_server: Any, phone_page: Page) -> None:
     _seed(live_server.app)
     phone_page.goto(live_server.url + "/login?next=/staff/")
     _log_in(phone_page, "admin@browser.test", PASSWORD)
+    pass_second_factor(phone_page)
     expect(phone_page).to_have_url(live_server.url + "/staff/")
     # The page fits the phone's width: nothing to scroll sideways.
     width = phone_page.evaluate("document.documentElement.scrollWidth")

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from outreach.accounts import create_user
 from outreach.extensions import db
 from outreach.models import utcnow
+from tests.browser.conftest import pass_second_factor
 
 PASSWORD = "correct horse battery"
 
@@ -51,6 +52,7 @@ def test_register_on_a_phone_in_korean_then_an_officer_finds_them(
     page.fill("input[name=email]", "officer@browser.test")
     page.fill("input[name=password]", PASSWORD)
     page.click("form.card button[type=submit]")
+    pass_second_factor(page)
     expect(page).to_have_url(re.compile(r"/staff/people$"))
     page.fill("input[name=q]", "서연")
     page.select_option("select[name=province]", "KH-17")

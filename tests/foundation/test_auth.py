@@ -13,24 +13,31 @@ from flask.testing import FlaskClient
 
 from outreach.extensions import db
 from outreach.models import AuditEvent, User
-from tests.conftest import login
+from tests.conftest import enrol_totp, login, totp_code
 from tests.foundation.conftest import PASSWORD, csrf_token, english
 
 WRONG = "Wrong e-mail or password."
 
 
-def _post_login(client: FlaskClient, email: str, password: str, next_: str | None = None) -> Any:
+def _post_login(
+    client: FlaskClient, email: str, password: str, next_: str | None = None, secret: str | None = None
+) -> Any:
+    """The log-in form, then the authenticator code when the account has ``secret`` as its second factor."""
     url = "/login" if next_ is None else "/login?next=" + quote(next_, safe="")
-    return client.post(url, data={"email": email, "password": password})
+    response = client.post(url, data={"email": email, "password": password})
+    if secret is not None and response.headers.get("Location") == "/login/code":
+        response = client.post("/login/code", data={"code": totp_code(secret)})
+    return response
 
 
 def test_officer_logs_in_with_the_right_password(
     app: Flask, en_client: FlaskClient, make_user: Callable[..., Any]
 ) -> None:
     user = make_user("officer", email="officer.kim@embassy.example")
+    secret = enrol_totp(app, user)
 
     # Addresses are matched without regard to case or surrounding spaces.
-    resp = _post_login(en_client, "  Officer.Kim@EMBASSY.example ", PASSWORD)
+    resp = _post_login(en_client, "  Officer.Kim@EMBASSY.example ", PASSWORD, secret=secret)
 
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/staff/"
@@ -164,10 +171,10 @@ def test_log_out_is_a_post_with_csrf_token(
     ],
 )
 def test_next_only_follows_local_paths(
-    client: FlaskClient, make_user: Callable[..., Any], target: str, followed: bool
+    app: Flask, client: FlaskClient, make_user: Callable[..., Any], target: str, followed: bool
 ) -> None:
     user = make_user("officer")
-    resp = _post_login(client, user.email, PASSWORD, next_=target)
+    resp = _post_login(client, user.email, PASSWORD, next_=target, secret=enrol_totp(app, user))
     assert resp.status_code == 302
     assert resp.headers["Location"] == (target if followed else "/staff/")
 

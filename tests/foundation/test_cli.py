@@ -142,7 +142,7 @@ def test_create_user_refuses_a_short_password(app: Flask, runner: Any) -> None:
         args=["create-user", "--email", "x@embassy.example", "--role", "admin", "--password", "short"]
     )
     assert result.exit_code == 1
-    assert "at least 10 characters" in result.output
+    assert "at least 12 characters" in result.output
 
 
 def test_create_user_refuses_a_duplicate_email(app: Flask, runner: Any) -> None:
@@ -208,13 +208,18 @@ def test_seed_demo_creates_people_and_three_logins_that_work(app: Flask, runner:
         languages = set(db.session.scalars(sa.select(Person.language)))
         assert languages <= {"ko", "en", "km"} and "ko" in languages
 
-    homes = {"admin": "/staff/", "officer": "/staff/", "community_rep": "/rep/"}
+    # Admins and officers set up their authenticator app at the first log-in (the second step).
+    homes = {"admin": "/login/code", "officer": "/login/code", "community_rep": "/rep/"}
     for role, email, password in logins:
         client = english(app.test_client())
         resp = client.post("/login", data={"email": email, "password": password})
         assert resp.status_code == 302, (role, resp.get_data(as_text=True))
         assert resp.headers["Location"] == homes[role]
-        assert client.get(homes[role]).status_code == 200
+        if role == "community_rep":
+            assert client.get(homes[role]).status_code == 200
+        else:
+            assert client.get("/login/code").headers["Location"] == "/login/enrol"
+            assert "<svg" in client.get("/login/enrol").get_data(as_text=True)
 
 
 def test_seed_demo_again_adds_nobody_twice(app: Flask, runner: Any) -> None:

@@ -38,12 +38,12 @@ def test_login_with_a_forged_token_is_refused(
 
 
 def test_login_with_the_token_works(csrf_client: FlaskClient, make_user: Callable[..., Any]) -> None:
-    user = make_user("officer")
+    user = make_user("community_rep")  # no second step (officers' is in tests/security/test_twofactor.py)
     token = csrf_token(csrf_client.get("/login").get_data(as_text=True))
     resp = csrf_client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
     assert resp.status_code == 302
-    assert resp.headers["Location"] == "/staff/"
-    assert csrf_client.get("/staff/").status_code == 200
+    assert resp.headers["Location"] == "/rep/"
+    assert csrf_client.get("/rep/").status_code == 200
 
 
 def test_token_from_another_session_is_refused(

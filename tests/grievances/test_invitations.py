@@ -170,7 +170,8 @@ def test_a_new_invitation_replaces_the_old_link(app: Flask, admin: User) -> None
 @pytest.mark.parametrize(
     ("password", "confirm", "message"),
     [
-        ("short", "short", "Choose a password of 10 to 200 characters."),
+        ("short", "short", "Choose a password of 12 to 200 characters."),
+        ("qwerty123456", "qwerty123456", "one of the most commonly used"),
         ("a long new password", "a long other password", "The two passwords are not the same."),
     ],
 )

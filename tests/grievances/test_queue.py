@@ -123,10 +123,12 @@ def test_filters(
     assert refs_for(f"status=all&q={refs[b]}") == [refs[b]]
     # Nonsense values are ignored, never a 500.
     resp = client.get(
-        "/staff/grievances?status=nope&category=x&province=KH-99&urgency=%00&assignee=-1&page=abc"
+        "/staff/grievances?status=nope&category=x&province=KH-99&urgency=zzz&assignee=-1&page=abc"
     )
     assert resp.status_code == 200
     assert _rows(resp.get_data(as_text=True)) == [refs[a], refs[b]]
+    # A NUL character is refused with a reason (it could never be stored or matched).
+    assert client.get("/staff/grievances?urgency=%00").status_code == 400
 
 
 def test_bulk_assign(app: Flask, rep: User, officer: User, submit: Callable[..., int]) -> None:

@@ -194,7 +194,7 @@ def test_export_of_the_current_filter_is_audited(officer_client: FlaskClient, ap
         # As the STOP keyword handler records it for a registered number.
         db.session.add(OptOut(channel="sms", address="+855971234567", source="keyword", person_id=owner))
         db.session.commit()
-    response = officer_client.get("/staff/people/export.csv?province=KH-17")
+    response = officer_client.post("/staff/people/export.csv", data={"province": "KH-17"})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -202,7 +202,7 @@ def test_export_of_the_current_filter_is_audited(officer_client: FlaskClient, ap
     assert [(r["name_ko"], r["phone"], r["province"], r["opted_out"]) for r in rows] == [
         ("김민수", "+855971234567", "KH-17", "1")
     ]
-    everyone = _csv(officer_client.get("/staff/people/export.csv"))
+    everyone = _csv(officer_client.post("/staff/people/export.csv"))
     assert len(everyone) == 3
     with app.app_context():
         events = list(
@@ -221,7 +221,7 @@ def test_export_then_import_round_trips(officer_client: FlaskClient, app: Flask)
     with app.app_context():
         import_people(GOOD.encode(), dry_run=False)
         db.session.commit()
-    exported = officer_client.get("/staff/people/export.csv").data
+    exported = officer_client.post("/staff/people/export.csv").data
     with app.app_context():
         report = import_people(exported, dry_run=True)
     assert report.errors == []

@@ -1,0 +1,53 @@
+"""Logs carry no bearer links: ``/me/<token>``, ``/c/<code>`` and ``/invitation/<token>`` are redacted.
+
+Anyone who reads an access or error log line with such a path could open that person's record or
+answer their check-in. :class:`RedactingFilter` rewrites every record of the loggers that print
+request paths (the app's own error log, werkzeug's development server, gunicorn's error and access
+logs); ``outreach/gunicorn_conf.py`` does the same for gunicorn's access-log fields. SQL parameters
+(names, numbers) are kept out of logs by the engine's ``hide_parameters``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask
+
+#: Path segments that are bearer secrets, after these prefixes.
+_BEARER_PATH = re.compile(r"(/(?:c|me|invitation)/)[^/\s?#\"'&]+")
+REDACTED = "[redacted]"
+#: Loggers that print request paths.
+PATH_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
+
+
+def redact_paths(text: str) -> str:
+    """``GET /me/eyJ…/delete`` → ``GET /me/[redacted]/delete``."""
+    return _BEARER_PATH.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrite a record's message with :func:`redact_paths` (the record is kept, never dropped)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_paths(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Tracebacks are formatted later by the handler; format now so the text can be cleaned.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_paths(record.exc_text)
+        return True
+
+
+def install(logger: logging.Logger) -> None:
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+
+
+def init_app(app: Flask) -> None:
+    install(app.logger)
+    for name in PATH_LOGGERS:
+        install(logging.getLogger(name))
