@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask import Response as HTMLResponse  # text/html by default (werkzeug's is text/plain)
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from outreach.extensions import db, limiter
@@ -110,6 +111,37 @@ def status(key: str) -> Response:
     )
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(exc: RequestEntityTooLarge) -> Response | RequestEntityTooLarge:
+    """A body past ``MAX_CONTENT_LENGTH`` is refused unread (the app's input checks meet it first).
+    On the upload page say so with the same advice as a file over the evidence limit, not with a bare
+    "too large" page a phone user cannot act on."""
+    token = (request.view_args or {}).get("token")
+    if request.endpoint != "reports_public.upload" or not isinstance(token, str):
+        return exc
+    try:
+        grant = check_upload_token(token, lookup=kit.lookup_token)
+    except UploadLinkError:
+        return exc
+    row = kit.lookup_token(grant.link_id)
+    if row is None:
+        return exc
+    max_mb = int(current_app.config["EVIDENCE_MAX_BYTES"]) // (1024 * 1024)
+    message = _(
+        "The file is larger than %(limit)s. Send a smaller photo (a screenshot works) "
+        "or a PDF of fewer pages.",
+        limit=f"{max_mb} MB",
+    )
+    page = render_template(
+        "reports/upload.html",
+        form=UploadForm(formdata=None),
+        error=message,
+        sections=statement_sections(row.language),
+        max_mb=max_mb,
+    )
+    return no_store(HTMLResponse(page, status=413))
+
+
 @bp.route("/u/<token>", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"], error_message=_too_many)
 def upload(token: str) -> Response:
@@ -121,6 +153,7 @@ def upload(token: str) -> Response:
         )
     row = kit.lookup_token(grant.link_id)
     assert row is not None
+    max_mb = int(current_app.config["EVIDENCE_MAX_BYTES"]) // (1024 * 1024)
     form = UploadForm()
     if request.method == "GET":
         form.statement_language.data = row.language
@@ -155,7 +188,7 @@ def upload(token: str) -> Response:
                 form=form,
                 error=error,
                 sections=statement_sections(row.language),
-                max_mb=int(current_app.config["EVIDENCE_MAX_BYTES"]) // (1024 * 1024),
+                max_mb=max_mb,
             )
         )
     )

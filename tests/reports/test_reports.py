@@ -433,7 +433,8 @@ def test_the_upload_link_takes_a_jpeg_and_refuses_an_executable_and_a_50_mb_file
         data={"passport": (io.BytesIO(b"\xff\xd8\xff\xe0" + b"\0" * (50 * 1024 * 1024)), "passport.jpg")},
         content_type="multipart/form-data",
     )
-    assert big.status_code == 200 and 'id="upload-error"' in big.get_data(as_text=True)
+    # Past MAX_CONTENT_LENGTH it is refused unread (413), on the upload page with the advice.
+    assert big.status_code == 413 and 'id="upload-error"' in big.get_data(as_text=True)
     with rapp.app_context():
         assert count(EvidenceFile) == 0  # nothing kept, and the link is not spent
 
