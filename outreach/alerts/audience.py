@@ -21,6 +21,7 @@ from outreach.extensions import db
 from outreach.i18n import LOCALES
 from outreach.models import PersonStatus, Province
 from outreach.models.people import Person, PhoneNumber
+from outreach.registry.presence import present_conditions
 
 
 class AudienceError(ValueError):
@@ -87,9 +88,7 @@ def audience_conditions(audience: dict[str, Any] | Audience, *, today: date) -> 
     if aud.languages:
         conditions.append(Person.language.in_(aud.languages))
     if aud.present_only:
-        # "Present now": arrived (or no arrival date known) and not yet left.
-        conditions.append(sa.or_(Person.arrival_date.is_(None), Person.arrival_date <= today))
-        conditions.append(sa.or_(Person.departure_date.is_(None), Person.departure_date >= today))
+        conditions.extend(present_conditions(today))
     return conditions
 
 

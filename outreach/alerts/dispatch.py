@@ -27,8 +27,9 @@ from outreach.alerts.audience import audience_conditions, has_email
 from outreach.alerts.render import available_languages
 from outreach.alerts.workflow import lock_by_id, skip_messages, transition
 from outreach.extensions import db
+from outreach.messaging.optouts import opted_out_clause
 from outreach.messaging.outbound import FANOUT_COLUMNS, insert_from_select
-from outreach.models import Alert, AlertKind, AlertStatus, Message, MessageStatus, OptOut, SourceKind, utcnow
+from outreach.models import Alert, AlertKind, AlertStatus, Message, MessageStatus, SourceKind, utcnow
 from outreach.models.people import Person, PhoneNumber
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ def skip_opted_out(alert_id: int) -> int:
     makes the progress counts right from the start.
     """
     table = Message.__table__
-    opted_out = sa.exists().where(OptOut.channel == table.c.channel, OptOut.address == table.c.to_address)
+    opted_out = opted_out_clause(table.c.channel, table.c.to_address)
     return skip_messages(
         sa.select(table.c.id).where(
             table.c.source_kind == SourceKind.ALERT,

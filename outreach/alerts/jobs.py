@@ -9,7 +9,7 @@ twice is still sent once).
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from outreach.extensions import db, queue
 from outreach.jobs import enqueue_after_commit, retry
 from outreach.messaging.hooks import register_queue_resolver, register_renderer
 from outreach.models import Alert, AlertKind, AlertStatus, Message, MessageStatus, SourceKind, utcnow
+from outreach.registry.presence import cambodia_today
 from outreach.schedule import periodic
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,6 @@ def send_queue(alert_id: int) -> str:
 
 # Messages re-queued by reconciliation or a lost retry go back where their send jobs run.
 register_queue_resolver(SourceKind.ALERT, send_queue)
-
-
-def cambodia_today() -> date:
-    """Presence ("in Cambodia now") is judged by the local date in Phnom Penh (UTC+7, no DST)."""
-    return (utcnow() + timedelta(hours=7)).date()
 
 
 def dispatch_alert(alert_id: int) -> dict[str, Any]:

@@ -191,6 +191,14 @@ def open_or_reopen_case(
     return HelpCall(case=case, event=event, outcome=outcome, notified=notified)
 
 
+def help_reply() -> str:
+    """What a person who called for help by SMS is told (in the current locale), on every route."""
+    return _(
+        "We have told the embassy duty officer, who will contact you soon. "
+        "In immediate danger call the police on 117 or an ambulance on 119."
+    )
+
+
 def _describe(via: str, note: str | None) -> str:
     # The timeline keeps how the call came in beside what the person wrote; see :func:`split_via`.
     return f"[{via}] {note}" if note else f"[{via}]"

@@ -39,6 +39,7 @@ from outreach.models import (
     User,
     utcnow,
 )
+from outreach.registry.presence import cambodia_today
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ def on_checkin_dispatch(alert_id: int) -> None:
     if checkin.sent_at is None:
         checkin.sent_at = now
     plan_steps(checkin, checkin.sent_at)
-    ids = audience_person_ids(alert.audience or {}, today=now.date())
+    ids = audience_person_ids(alert.audience or {}, today=cambodia_today(now))
     added = materialise_recipients(checkin, ids)
     db.session.flush()
     log.info("check-in %s: %d recipients materialised", checkin.id, added)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from outreach.alerts.audience import has_email, sms_phone_id, whatsapp_phone_id
 from outreach.audit import record
 from outreach.extensions import db
+from outreach.messaging.optouts import opted_out_clause
 from outreach.messaging.outbound import FANOUT_COLUMNS, insert_from_select
 from outreach.models import (
     Alert,
@@ -31,7 +32,6 @@ from outreach.models import (
     CheckInStep,
     Message,
     MessageStatus,
-    OptOut,
     SourceKind,
     utcnow,
 )
@@ -46,7 +46,7 @@ STEP_QUEUE = "default"
 
 
 def not_opted_out(channel: str, address: Any) -> sa.ColumnElement[bool]:
-    return ~sa.exists().where(OptOut.channel == channel, OptOut.address == address)
+    return ~opted_out_clause(channel, address)
 
 
 def non_responders(checkin_id: int) -> list[sa.ColumnElement[bool]]:

@@ -8,105 +8,28 @@ Two inbound handlers (see :mod:`outreach.messaging.inbound`):
 * priority 40, ``keywords``: a call for help (``SOS``, ``2``, ``도움``, ``위험`` …) with no open check-in
   still opens a case at once — a call for help never waits; ``STATUS`` gets a short status reply.
 
-``HELP`` itself is reserved by the carriers (they answer it with their own help text), so it is not a
-call for help here. REGISTER/등록 belongs to the registry and STOP/START to messaging; this module
-leaves them alone.
+The words themselves (safe, help, status, and those other routes own) are defined, for every
+language, in :mod:`outreach.messaging.keywords`. REGISTER/등록 belongs to the registry and STOP/START
+to messaging; this module leaves them alone.
 """
 
 from __future__ import annotations
 
-import string
-import unicodedata
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from outreach.cases.operations import open_or_reopen_case
+from outreach.cases.operations import help_reply, open_or_reopen_case
 from outreach.checkins.operations import CheckInClosedError, open_recipient_for, record_answer
 from outreach.extensions import db
 from outreach.i18n import for_person_language
+from outreach.messaging import keywords
 from outreach.messaging.inbound import InboundContext, Reply, inbound_handler, reply_language
+from outreach.messaging.keywords import SAFE_WORDS, STATUS_WORDS, Route, normalise
 from outreach.models import Answer, AnswerVia, CheckIn, InboundRoute, Person, Province
 
-#: Whole replies (after normalising) that mean "I am safe", in Korean, English and Khmer.
-SAFE_WORDS = frozenset(
-    {
-        "1",
-        "safe",
-        "ok",
-        "okay",
-        "im safe",
-        "i am safe",
-        "im ok",
-        "i am ok",
-        "all good",
-        "fine",
-        "안전",
-        "안전해요",
-        "안전합니다",
-        "괜찮아요",
-        "괜찮아",
-        "괜찮습니다",
-        "무사",
-        "무사해요",
-        "무사합니다",
-        "សុខសប្បាយ",  # "well"
-        "ខ្ញុំសុខសប្បាយ",  # "I am well"
-        "សុវត្ថិភាព",  # "safe"
-        "ខ្ញុំមានសុវត្ថិភាព",  # "I am safe"
-        "មិនអីទេ",  # "I'm fine"
-    }
-)
-
-#: Whole replies that mean "I need help". Never "HELP": the carriers keep it for themselves.
-HELP_WORDS = frozenset(
-    {
-        "2",
-        "sos",
-        "danger",
-        "need help",
-        "i need help",
-        "not safe",
-        "unsafe",
-        "emergency",
-        "도움",
-        "도움필요",
-        "도움 필요",
-        "도와주세요",
-        "위험",
-        "위험해요",
-        "위험합니다",
-        "살려주세요",
-        "ជួយ",  # "help"
-        "ជួយផង",  # "help, please"
-        "ជួយខ្ញុំ",  # "help me"
-        "គ្រោះថ្នាក់",  # "danger"
-        "អាសន្ន",  # "emergency"
-        "ត្រូវការជំនួយ",  # "need help"
-    }
-)
-
-#: Asking for one's own status.
-STATUS_WORDS = frozenset({"status", "상태", "ស្ថានភាព"})
-
 #: Keywords other areas answer; a check-in reply handler must let them through, not call them unclear.
-PASS_THROUGH_WORDS = frozenset(
-    {"register", "등록", "ចុះឈ្មោះ", "stop", "start", "unstop", "중지", "시작", "ឈប់", "help", "info"}
-    | STATUS_WORDS
-)
-
-_PUNCTUATION = set(string.punctuation) | set("。、！？，．…·~“”‘’「」")
-
-
-def normalise(text: str) -> str:
-    """Case-folded, width-normalised text with Khmer digits as ASCII and edge punctuation removed."""
-    text = unicodedata.normalize("NFKC", text or "").casefold()
-    # Khmer digits (០–៩) are decimal digits to Unicode; a Khmer keyboard types "១" for "1".
-    text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text)
-    text = text.replace("'", "").replace("’", "")  # "I'm safe" → "im safe"
-    words = text.split()
-    stripped = [w.strip("".join(_PUNCTUATION)) for w in words]
-    return " ".join(w for w in stripped if w)
+PASS_THROUGH_WORDS = keywords.ROUTED_ELSEWHERE
 
 
 @dataclass(frozen=True)
@@ -121,19 +44,20 @@ def parse_reply(text: str) -> ParsedReply:
     norm = normalise(text)
     if not norm:
         return ParsedReply(None)
-    for words, answer in ((HELP_WORDS, Answer.NEED_HELP), (SAFE_WORDS, Answer.SAFE)):
+    help_words = keywords.help_words(Route.CHECKIN)
+    for words, answer in ((help_words, Answer.NEED_HELP), (SAFE_WORDS, Answer.SAFE)):
         if norm in words or norm.replace(" ", "") in words:
             return ParsedReply(answer)
     # "2 flooded house", "SOS 물이 차요", "안전 감사합니다": the first word decides, the rest is a note.
     first, _sep, rest = norm.partition(" ")
     raw_rest = (text or "").strip().split(None, 1)
     note = raw_rest[1].strip() if len(raw_rest) > 1 else None
-    if first in HELP_WORDS:
+    if first in help_words:
         return ParsedReply(Answer.NEED_HELP, note)
     if first in SAFE_WORDS:
         # "1 2", "ok sos": both answers at once is unclear; the person is asked again (and the
         # text is in the staff inbox), rather than filed as safe.
-        if any(word in HELP_WORDS for word in rest.split()):
+        if any(word in help_words for word in rest.split()):
             return ParsedReply(None)
         return ParsedReply(Answer.SAFE, note)
     return ParsedReply(None)
@@ -151,10 +75,7 @@ def thanks_safe() -> str:
 
 
 def thanks_help() -> str:
-    return _(
-        "We have told the embassy duty officer, who will contact you soon. "
-        "In immediate danger call the police on 117 or an ambulance on 119."
-    )
+    return help_reply()
 
 
 def clarification() -> str:

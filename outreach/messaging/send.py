@@ -8,9 +8,11 @@
    (channel, address), a source not stopped — else ``skipped`` (or ``failed`` for no channel);
 3. **render** bodies still NULL through the renderer registered for the source kind (bulk alerts
    and check-ins are rendered here, in each person's language), store them, commit;
-4. **send** through the channel adapters with a bounded thread pool, each hand-off preceded by the
-   source guard (cancellation stops new hand-offs within about a second) and by segments from the
-   Redis rate limiter shared by every worker; no database connection is held meanwhile;
+4. **send** through the channel adapters with a bounded thread pool, each hand-off preceded by
+   segments from the Redis rate limiter shared by every worker, the source guard (cancellation stops
+   new hand-offs within about a second) and, last, the opt-out permit of
+   :func:`outreach.messaging.optouts.hand_off_permit` (a STOP answered is never handed over after);
+   no database connection is held meanwhile;
 5. **record** the results in bulk through the guarded state machine and commit; transient errors go
    back to ``pending`` with an exponential, jittered backoff that honours Retry-After and are
    re-enqueued; after ``SEND_MAX_ATTEMPTS`` they fail; permanent errors fail at once (21610 also
@@ -72,7 +74,7 @@ from outreach.messaging.hooks import (
     resume_source,
     stop_source,
 )
-from outreach.messaging.optouts import normalise_address, opt_out, opted_out_addresses
+from outreach.messaging.optouts import hand_off_permit, normalise_address, opt_out, opted_out_addresses
 from outreach.messaging.ratelimit import SegmentRateLimiter, Unlimited, get_limiter
 from outreach.messaging.segments import count_segments
 from outreach.messaging.status import ClaimedMessage
@@ -531,9 +533,15 @@ def _hand_off(
                         if not guards.may_send(work.msg.source_kind, work.msg.source_id):
                             outcomes.skip(work.msg, "cancelled")
                             continue
+                        # The opt-out, asked last: a STOP answered before this line is honoured.
+                        permit = hand_off_permit(work.msg.channel, work.msg.to_address or "")
+                        if permit is None:
+                            outcomes.skip(work.msg, "opted_out")
+                            continue
                         future = pool.submit(_send_one, adapter, work)
                         handed = True
                         in_flight.append((work, future))
+                        future.add_done_callback(permit.release)
                         future.add_done_callback(lambda _f: slots.release())
                     finally:
                         if not handed:

@@ -8,28 +8,34 @@
 A wrong answer gets a short re-prompt saying what is expected and the step does not move. State is
 kept in ``RegistrationConversation`` (one per number) and expires 24 hours after the last answer.
 STOP is the opt-out handler's (priority 10): it calls :func:`cancel_conversation`, and should it not,
-an opt-out newer than the conversation ends it here on the next message. Keywords that belong to
-other handlers (SOS, 도움, STATUS…) are never taken as an answer: a call for help must get through.
+an opt-out newer than the conversation ends it here on the next message. A call for help (SOS,
+살려주세요, emergency, ជួយ … — :mod:`outreach.messaging.keywords`) in any step is never taken as an
+answer: it opens a case and pages the duty officer, and the reply asks the same step again. Keywords
+other routes own (STATUS…) are passed on.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import gettext as _
 
+from outreach.cases.operations import help_reply, open_or_reopen_case
 from outreach.extensions import db
 from outreach.i18n import for_person_language
+from outreach.messaging import keywords
 from outreach.messaging.inbound import InboundContext, Reply, inbound_handler
+from outreach.messaging.keywords import Route
+from outreach.messaging.optouts import opted_out_since
 from outreach.models import (
     ConsentMethod,
     InboundMessage,
     InboundRoute,
-    OptOut,
     PersonStatus,
     Province,
     RegistrationConversation,
@@ -46,41 +52,16 @@ from outreach.registry.operations import (
     register_person,
     validate,
 )
+from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
 
 TTL = timedelta(hours=24)
 
-START_KEYWORDS = {"등록": "ko", "register": "en", "ចុះឈ្មោះ": "km"}
-#: Keywords other handlers own; inside a conversation they are passed on, never taken as an answer.
-OTHER_KEYWORDS = frozenset(
-    {
-        "sos",
-        "도움",
-        "위험",
-        "help",
-        "status",
-        "상태",
-        "stop",
-        "stopall",
-        "unsubscribe",
-        "cancel",
-        "end",
-        "quit",
-        "중지",
-        "수신거부",
-        "start",
-        "unstop",
-        "시작",
-        "ជំនួយ",
-        "ឈប់",
-    }
-)
-YES = frozenset({"예", "네", "yes", "y", "ok", "동의", "동의합니다", "បាទ", "ចាស", "យល់ព្រម", "ព្រម"})
-NO = frozenset({"아니오", "아니요", "아니", "no", "n", "ទេ", "មិនយល់ព្រម"})
-RESIDENT = frozenset({"1", "거주", "거주자", "resident", "live", "ស្នាក់នៅ", "១"})
-TRAVELER = frozenset(
-    {"2", "여행", "여행자", "traveler", "traveller", "travel", "tourist", "ធ្វើដំណើរ", "ទេសចរ", "២"}
-)
+START_KEYWORDS = keywords.REGISTER_KEYWORDS
+YES = keywords.YES_WORDS
+NO = keywords.NO_WORDS
+RESIDENT = keywords.RESIDENT_WORDS
+TRAVELER = keywords.TRAVELER_WORDS
 #: Where most Koreans in Cambodia live or travel; the SMS menu lists these (others answer by name).
 COMMON_PROVINCES = ("KH-12", "KH-17", "KH-18", "KH-8", "KH-2", "KH-7")
 
@@ -129,7 +110,9 @@ def handle(ctx: InboundContext) -> Reply | None:
         db.session.delete(conv)
         db.session.flush()
         return _start(ctx, start_language)
-    if _norm(ctx.text) in OTHER_KEYWORDS:
+    if keywords.is_call_for_help(ctx.text, Route.REGISTRATION):
+        return _call_for_help(ctx, conv)
+    if keywords.is_routed_elsewhere(ctx.text):
         return None
     if conv.expires_at <= now:
         db.session.delete(conv)
@@ -151,19 +134,40 @@ def handle(ctx: InboundContext) -> Reply | None:
         return step(ctx, conv)
 
 
+def _call_for_help(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
+    """A call for help mid-registration: a case for the duty officer now, then the same question again.
+
+    Nothing of the message is stored as an answer. A conversation past its expiry ends here instead.
+    """
+    call = open_or_reopen_case(
+        ctx.person or owner_of([ctx.address]),
+        "sos_keyword",
+        note=ctx.text.strip()[:1000],
+        contact_address=ctx.address,
+    )
+    extra: dict[str, object] = {"keyword": "sos", "case_id": call.case.id, "registration_step": conv.step}
+    now = utcnow()
+    with for_person_language(conv.language):
+        body = help_reply()
+        if conv.expires_at <= now or conv.step not in PROMPTS:
+            db.session.delete(conv)
+            db.session.flush()
+            return Reply(route=InboundRoute.KEYWORD, body=body, extra=extra)
+        conv.expires_at = now + TTL
+        return Reply(
+            route=InboundRoute.KEYWORD, body=body + " " + PROMPTS[conv.step](conv.language), extra=extra
+        )
+
+
 def _opted_out_since(conv: RegistrationConversation) -> bool:
     """A STOP arrived after the conversation began (a new opt-out, or a STOP routed as one)."""
-    new_opt_out = sa.select(OptOut.id).where(
-        OptOut.address == conv.address,
-        OptOut.channel.in_(["sms", "whatsapp"]),
-        OptOut.created_at >= conv.created_at,
-    )
+    new_opt_out = opted_out_since(conv.address, ["sms", "whatsapp"], conv.created_at)
     stop_received = sa.select(InboundMessage.id).where(
         InboundMessage.from_address.in_([conv.address, "whatsapp:" + conv.address]),
         InboundMessage.routed_to == InboundRoute.OPT_OUT,
         InboundMessage.received_at >= conv.created_at,
     )
-    return bool(db.session.scalar(sa.select(sa.or_(sa.exists(new_opt_out), sa.exists(stop_received)))))
+    return bool(db.session.scalar(sa.select(sa.or_(new_opt_out, sa.exists(stop_received)))))
 
 
 def _start_keyword(language: str) -> str:
@@ -257,12 +261,12 @@ def _step_status(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
 
 
 def _departure_prompt() -> str:
-    example = (utcnow().date() + timedelta(days=7)).isoformat()
+    example = (cambodia_today() + timedelta(days=7)).isoformat()
     return _("When do you leave Cambodia? Send the date, e.g. %(example)s.", example=example)
 
 
 def _step_departure(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
-    today = utcnow().date()
+    today = cambodia_today()
     example = (today + timedelta(days=7)).isoformat()
     departure = parse_date(ctx.text, today=today, allow_no_year=True)
     if departure is None:
@@ -353,6 +357,15 @@ def _finish(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
         return _reply(_("Thank you, you are registered. See or change your details: %(url)s", url=url))
     return _reply(_("Thank you, your registration is updated. See or change your details: %(url)s", url=url))
 
+
+#: The question of each step (asked again after a call for help).
+PROMPTS: dict[str, Callable[[str], str]] = {
+    "name": lambda _language: _name_prompt(),
+    "province": province_prompt,
+    "status": lambda _language: _status_prompt(),
+    "departure": lambda _language: _departure_prompt(),
+    "consent": _consent_prompt,
+}
 
 STEPS = {
     "name": _step_name,

@@ -29,6 +29,7 @@ from sqlalchemy import orm as so
 
 from outreach.audit import record
 from outreach.extensions import db
+from outreach.messaging import optouts
 from outreach.models import (
     Answer,
     Case,
@@ -51,6 +52,7 @@ from outreach.models import (
 from outreach.models.base import CHANNELS, LANGUAGES
 from outreach.registry import consent
 from outreach.registry.phones import PhoneError, kind_of_e164, normalise_phone
+from outreach.registry.presence import cambodia_today
 from outreach.registry.provinces import match_province
 
 log = logging.getLogger(__name__)
@@ -214,7 +216,7 @@ def validate(
     left as ``None`` are not part of the result (an SMS re-registration or an import row changes only
     what it carries); otherwise every editable field is, and ``None`` clears it.
     """
-    today = today or utcnow().date()
+    today = today or cambodia_today()
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
 
@@ -524,13 +526,7 @@ def addresses_for(person: Person, channel: str) -> list[str]:
 
 
 def opted_out_channels(person: Person) -> set[str]:
-    conditions = [OptOut.person_id == person.id]
-    numbers = [p.e164 for p in person.phones]
-    if numbers:
-        conditions.append(sa.and_(OptOut.channel.in_(["sms", "whatsapp"]), OptOut.address.in_(numbers)))
-    if person.email:
-        conditions.append(sa.and_(OptOut.channel == "email", OptOut.address == person.email.lower()))
-    return set(db.session.scalars(sa.select(OptOut.channel).where(sa.or_(*conditions)).distinct()))
+    return optouts.channels_opted_out(person.id, [p.e164 for p in person.phones], person.email)
 
 
 def link_opt_outs(person: Person) -> None:
@@ -566,14 +562,12 @@ def set_opt_out(
     person: Person, channel: str, *, source: str = "self_service", actor: User | None = None
 ) -> int:
     """Stop messages to this person on ``channel``: one ``OptOut`` row per address. Returns rows added."""
-    from outreach.messaging.optouts import opt_out
-
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     added = sum(
         1
         for address in addresses_for(person, channel)
-        if opt_out(channel, address, person_id=person.id, source=source)
+        if optouts.opt_out(channel, address, person_id=person.id, source=source)
     )
     record("person.opt_out", actor=actor, target=person, channel=channel, source=source)
     return added
@@ -585,13 +579,7 @@ def clear_opt_out(
     """Allow messages on ``channel`` again. Returns the number of opt-out rows removed."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    addresses = addresses_for(person, channel)
-    stmt = sa.delete(OptOut).where(
-        OptOut.channel == channel,
-        sa.or_(OptOut.person_id == person.id, OptOut.address.in_(addresses) if addresses else sa.false()),
-    )
-    result: sa.CursorResult[Any] = db.session.execute(stmt)  # type: ignore[assignment]
-    removed = result.rowcount or 0
+    removed = optouts.clear_opt_outs(channel, addresses_for(person, channel), person_id=person.id)
     record("person.opt_in", actor=actor, target=person, channel=channel, source=source)
     return int(removed)
 
@@ -675,7 +663,7 @@ def anonymise_departed_travelers(days: int, *, today: date | None = None) -> lis
     Set-based: the same criteria select the people for every scrub statement and for the final
     update, so no person is loaded into Python. Returns the ids anonymised.
     """
-    today = today or utcnow().date()
+    today = today or cambodia_today()
     cutoff = today - timedelta(days=days)
     open_case = sa.exists().where(Case.person_id == Person.id, Case.status != CaseStatus.RESOLVED)
     due = sa.select(Person.id).where(

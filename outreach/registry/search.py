@@ -19,9 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from outreach.extensions import db
-from outreach.models import OptOut, Person, PersonStatus, PhoneNumber, SafetyStatus, utcnow
+from outreach.messaging.optouts import person_opted_out_clause
+from outreach.models import Person, PersonStatus, PhoneNumber, SafetyStatus
 from outreach.models.base import LANGUAGES
 from outreach.registry.phones import PhoneError, digits_of, looks_like_phone, normalise_phone
+from outreach.registry.presence import cambodia_today, present_conditions
 from outreach.registry.provinces import CODES
 
 PER_PAGE = 50
@@ -127,11 +129,11 @@ def _text_search(q: str) -> sa.ColumnElement[bool]:
 def opted_out_clause() -> sa.ColumnElement[bool]:
     """Opted out on some channel. ``OptOut.person_id`` names the current owner of each address (see
     :func:`outreach.registry.operations.link_opt_outs`), so this is one indexed lookup."""
-    return sa.exists().where(OptOut.person_id == Person.id)
+    return person_opted_out_clause(Person.id)
 
 
 def conditions(f: PeopleFilter, *, today: date | None = None) -> list[sa.ColumnElement[bool]]:
-    today = today or utcnow().date()
+    today = today or cambodia_today()
     where: list[sa.ColumnElement[bool]] = [Person.deleted_at.is_(None)]
     if f.q:
         where.append(_text_search(f.q))
@@ -144,8 +146,7 @@ def conditions(f: PeopleFilter, *, today: date | None = None) -> list[sa.ColumnE
     if f.safety:
         where.append(Person.last_known_status == SafetyStatus(f.safety))
     if f.present:
-        where.append(sa.or_(Person.arrival_date.is_(None), Person.arrival_date <= today))
-        where.append(sa.or_(Person.departure_date.is_(None), Person.departure_date >= today))
+        where.extend(present_conditions(today))
     if f.opted_out:
         where.append(opted_out_clause())
     return where

@@ -35,12 +35,12 @@ from outreach.alerts import cap, compose, progress, workflow
 from outreach.alerts.audience import Audience
 from outreach.alerts.compose import ComposeError
 from outreach.alerts.forms import CAMBODIA, CHANNEL_LABELS, AlertForm, ReturnForm, province_names
-from outreach.alerts.jobs import cambodia_today
 from outreach.alerts.render import render_text
 from outreach.audit import record
 from outreach.extensions import db
 from outreach.i18n import LANGUAGE_NAMES, current_language
 from outreach.models import Alert, AlertKind, AlertStatus, AuditEvent, User
+from outreach.registry.presence import cambodia_today
 from outreach.web.pagination import paginate
 from outreach.web.staff import bp
 

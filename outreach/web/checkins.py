@@ -6,6 +6,7 @@ Views are thin: parse input, call one operation from ``outreach.checkins``, comm
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     jsonify,
     make_response,
@@ -25,8 +27,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from limits import parse as parse_limit
 from werkzeug.wrappers import Response
 from wtforms import (
     DateTimeLocalField,
@@ -69,6 +73,7 @@ from outreach.models import (
     User,
     utcnow,
 )
+from outreach.registry.presence import cambodia_today
 from outreach.web.pagination import paginate
 from outreach.web.staff import bp
 
@@ -378,7 +383,6 @@ def checkin_call_list(checkin_id: int) -> Response:
 def checkin_action(checkin_id: int, operation: str) -> Response:
     """The alert workflow (the same approval rule as any alert), and closing the check-in."""
     from outreach.alerts import workflow
-    from outreach.alerts.jobs import cambodia_today
 
     checkin, alert = _get_checkin(checkin_id)
     if not ActionForm().validate_on_submit():
@@ -447,19 +451,40 @@ def _tiny(template: str, status: int, language: str, **context: Any) -> Response
     return response
 
 
-def _failed_lookup(response: Response) -> bool:
-    # Only unknown codes count against the rate limit: many people share one carrier-NAT address
-    # after an incident, and their valid taps must never be refused.
-    return response.status_code == 404
+#: Unknown codes one client may try per minute before it is told to wait (valid codes never count).
+BAD_CODE_LIMIT = parse_limit("30/minute")
+
+
+def _bad_code_client() -> str:
+    """Who a failed look-up is counted against: the address *and* the browser.
+
+    After an incident one carrier-NAT address serves thousands of phones: a script guessing codes
+    behind it must not make everyone else's mistyped link say "too many". (Valid codes are never
+    limited at all; this only decides who shares a budget of failures.)
+    """
+    agent = hashlib.sha256(request.headers.get("User-Agent", "").encode()).hexdigest()[:16]
+    return f"{get_remote_address()}|{agent}"
+
+
+def _too_many_bad_codes() -> bool:
+    """Count one failed look-up; True once this client is past :data:`BAD_CODE_LIMIT`."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return False
+    return not limiter.limiter.hit(BAD_CODE_LIMIT, "checkin-bad-code", _bad_code_client())
 
 
 @public_bp.route("/c/<code>", methods=["GET", "POST"])
-@limiter.limit("30 per minute", deduct_when=_failed_lookup)
 @csrf.exempt  # the form validates its own CSRF token, so a stale token gets a friendly page, not a 400
 def answer(code: str) -> Response:
+    """The one-tap page. Only failed look-ups are rate-limited: a valid code is always answered,
+    however many wrong ones came from the same address before it (carrier NAT)."""
     found = lookup(code)
     person = db.session.get(Person, found.recipient.person_id) if found.recipient else None
     if found.state == "invalid" or person is None or person.deleted_at is not None:
+        if _too_many_bad_codes():
+            response = _tiny("checkins/link_problem.html", 429, _page_language(None), problem="too_many")
+            response.headers["Retry-After"] = "60"
+            return response
         return _tiny("checkins/link_problem.html", 404, _page_language(None), problem="invalid")
     language = _page_language(person)
     assert found.recipient is not None and found.checkin is not None

@@ -285,6 +285,44 @@ def test_failed_lookups_are_rate_limited(make_app: Callable[..., Flask]) -> None
     assert statuses[30] == 429
 
 
+def test_forty_bad_codes_then_a_valid_need_help_tap_from_the_same_address_is_recorded(
+    app: Flask,
+    make_app: Callable[..., Flask],
+    make_person: Callable[..., int],
+    make_checkin: Callable[..., int],
+) -> None:
+    """One carrier-NAT address: someone's wrong codes must never cost another person their answer."""
+    person_id = make_person(phone="+85512630001", language="km")
+    checkin_id = make_checkin()
+    code = code_for(app, checkin_id, person_id)
+    limited = make_app(RATELIMIT_ENABLED=True)
+    nat = {"REMOTE_ADDR": "203.0.113.7"}
+    phone = {"User-Agent": "Mozilla/5.0 (Linux; Android 14; SM-A155F)"}
+    client = limited.test_client()
+
+    bad = [f"{ALPHABET[i % len(ALPHABET)] * 7}{ALPHABET[(i + 1) % len(ALPHABET)]}" for i in range(40)]
+    statuses = [client.get(f"/c/{bad_code}", environ_base=nat, headers=phone).status_code for bad_code in bad]
+    assert statuses == [404] * 30 + [429] * 10
+    refused = client.get("/c/ZZZZZZZZ", environ_base=nat, headers=phone)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+    assert "1분 후에" in refused.get_data(as_text=True)  # the reason, in Korean (no known person: ko)
+    # Another phone behind the same address still gets the plain "not valid" answer for a typo.
+    other_phone = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)"}
+    assert client.get("/c/ZZZZZZZZ", environ_base=nat, headers=other_phone).status_code == 404
+
+    # The valid code, from the very address and browser that is over its limit: shown and recorded.
+    assert client.get(f"/c/{code}", environ_base=nat, headers=phone).status_code == 200
+    tapped = client.post(
+        f"/c/{code}", data={"need_help": "1", "note": "locked in"}, environ_base=nat, headers=phone
+    )
+    assert tapped.status_code == 303
+    with app.app_context():
+        assert [r.answer for r in responses(checkin_id, person_id)] == [Answer.NEED_HELP]
+        case = db.session.scalar(sa.select(Case).where(Case.person_id == person_id))
+        assert case is not None and case.status == CaseStatus.OPEN
+        assert case_notifications(), "the duty officer is paged"
+
+
 def test_sms_body_carries_the_personal_link(
     app: Flask, make_person: Callable[..., int], make_checkin: Callable[..., int]
 ) -> None:

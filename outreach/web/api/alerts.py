@@ -15,7 +15,6 @@ from pydantic import AwareDatetime, Field
 
 from outreach.alerts import cap, compose, workflow
 from outreach.alerts.compose import AlertInput, ComposeError, ContentInput
-from outreach.alerts.jobs import cambodia_today
 from outreach.alerts.progress import alert_progress
 from outreach.extensions import db
 from outreach.models import (
@@ -33,6 +32,7 @@ from outreach.models import (
     Severity,
     SourceKind,
 )
+from outreach.registry.presence import cambodia_today
 from outreach.web.api import api
 from outreach.web.api.auth import api_user
 from outreach.web.api.errors import ApiError, get_or_404, validation_error
