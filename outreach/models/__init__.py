@@ -71,6 +71,14 @@ from outreach.models.staff import (
     Role,
     User,
 )
+from outreach.models.welfare import (
+    EnquiryStatus,
+    FamilyEnquiry,
+    Tip,
+    TipIdentifier,
+    TipStatus,
+    WelfareDisclosure,
+)
 
 __all__ = [
     "CHANNELS",
@@ -105,7 +113,9 @@ __all__ = [
     "ConsentMethod",
     "Disclosure",
     "DisclosureStatus",
+    "EnquiryStatus",
     "EvidenceFile",
+    "FamilyEnquiry",
     "Grievance",
     "GrievanceCategory",
     "GrievanceEntry",
@@ -133,8 +143,12 @@ __all__ = [
     "SafetyStatus",
     "Severity",
     "SourceKind",
+    "Tip",
+    "TipIdentifier",
+    "TipStatus",
     "UploadToken",
     "Urgency",
     "User",
+    "WelfareDisclosure",
     "utcnow",
 ]

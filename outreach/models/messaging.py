@@ -54,6 +54,9 @@ class SourceKind(StrEnum):
     INVITATION = "invitation"
     #: A message to a reporter (their status link, an evidence upload link): ``source_id`` = report event.
     REPORT = "report"
+    #: A family's welfare enquiry put to the person, or the answer to the family: ``source_id`` = enquiry.
+    ENQUIRY = "enquiry"
+    ENQUIRY_ANSWER = "enquiry_answer"
 
 
 class Message(Base):
