@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         reports_staff,
         staff,
         twilio,
+        welfare_public,
     )
 
     auth.init_app(app)
@@ -41,3 +42,4 @@ def register_blueprints(app: Flask) -> None:
     api.init_app(app)
     app.register_blueprint(register.bp)
     app.register_blueprint(reports_public.bp)
+    app.register_blueprint(welfare_public.bp)
