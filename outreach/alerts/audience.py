@@ -12,7 +12,7 @@ registration was not deleted are ever reached. Everything here builds SQL; nothi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +34,8 @@ class Audience:
     statuses: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     present_only: bool = False
+    #: Only people who arrived in Cambodia in the last N days (a targeted warning to new arrivals).
+    arrived_within_days: int | None = None
     #: Kept for forward compatibility (e.g. advisory zones); ignored by the filter.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -45,15 +47,32 @@ class Audience:
             statuses=tuple(sorted({str(s) for s in raw.get("statuses") or ()})),
             languages=tuple(sorted({str(lang) for lang in raw.get("languages") or ()})),
             present_only=bool(raw.get("present_only", False)),
+            arrived_within_days=_days(raw.get("arrived_within_days")),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "provinces": list(self.provinces),
             "statuses": list(self.statuses),
             "languages": list(self.languages),
             "present_only": self.present_only,
         }
+        if self.arrived_within_days is not None:
+            # Only when set, so audiences saved before the field existed compare equal.
+            out["arrived_within_days"] = self.arrived_within_days
+        return out
+
+
+def _days(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        days = int(value)
+    except (TypeError, ValueError) as exc:
+        raise AudienceError(f"arrived_within_days must be a whole number of days, not {value!r}") from exc
+    if not 1 <= days <= 365:
+        raise AudienceError("arrived_within_days must be between 1 and 365")
+    return days
 
 
 def validate_audience(raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -89,6 +108,9 @@ def audience_conditions(audience: dict[str, Any] | Audience, *, today: date) -> 
         conditions.append(Person.language.in_(aud.languages))
     if aud.present_only:
         conditions.extend(present_conditions(today))
+    if aud.arrived_within_days is not None:
+        conditions.append(Person.arrival_date >= today - timedelta(days=aud.arrived_within_days))
+        conditions.append(Person.arrival_date <= today)
     return conditions
 
 

@@ -26,6 +26,7 @@ def register_blueprints(app: Flask) -> None:
         staff,
         twilio,
         welfare_public,
+        welfare_staff,
     )
 
     auth.init_app(app)

@@ -16,8 +16,9 @@ from outreach.checkins.render import local_time
 from outreach.extensions import db, limiter
 from outreach.i18n import current_language, for_person_language
 from outreach.models import EnquiryStatus, Person
-from outreach.reports import enquiries
+from outreach.reports import enquiries, tips
 from outreach.reports.enquiry_forms import EnquiryForm
+from outreach.reports.tip_forms import TipForm
 from outreach.web.reports_public import no_store
 
 bp = Blueprint("welfare_public", __name__)
@@ -110,3 +111,21 @@ def enquiry_answer(key: str) -> Response:
             waiting=waiting,
             done=done,
         )
+
+
+@bp.route("/tip", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"], error_message=_too_many)
+def tip_form() -> Response:
+    """Anyone reports a job lure; nothing about the sender is required."""
+    form = TipForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            tip = tips.create_tip(form.tip_input(current_language()), via="public")
+        except tips.TipError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            db.session.commit()
+            return _page("reports/tip_done.html", reference=tip.reference)
+    return _page("reports/tip.html", 400 if error else 200, form=form, error=error)
