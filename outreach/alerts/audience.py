@@ -17,7 +17,7 @@ registration was not deleted are ever reached. Everything here builds SQL; nothi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,7 +45,9 @@ class Audience:
     min_level: int | None = None
     without_permit: bool = False
     stay_overlaps: bool = False
-    #: Kept for forward compatibility; ignored by the filter.
+    #: Only people who arrived in Cambodia in the last N days (a targeted warning to new arrivals).
+    arrived_within_days: int | None = None
+    #: Kept for forward compatibility (e.g. advisory zones); ignored by the filter.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -64,10 +66,11 @@ class Audience:
             min_level=_int(raw["min_level"]) if raw.get("min_level") not in (None, "") else None,
             without_permit=bool(raw.get("without_permit", False)),
             stay_overlaps=bool(raw.get("stay_overlaps", False)),
+            arrived_within_days=_days(raw.get("arrived_within_days")),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "provinces": list(self.provinces),
             "statuses": list(self.statuses),
             "languages": list(self.languages),
@@ -83,6 +86,22 @@ class Audience:
                 else {}
             ),
         }
+        if self.arrived_within_days is not None:
+            # Only when set, so audiences saved before the field existed compare equal.
+            out["arrived_within_days"] = self.arrived_within_days
+        return out
+
+
+def _days(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        days = int(value)
+    except (TypeError, ValueError) as exc:
+        raise AudienceError(f"arrived_within_days must be a whole number of days, not {value!r}") from exc
+    if not 1 <= days <= 365:
+        raise AudienceError("arrived_within_days must be between 1 and 365")
+    return days
 
 
 def _int(value: Any) -> int:
@@ -145,6 +164,9 @@ def audience_conditions(audience: dict[str, Any] | Audience, *, today: date) -> 
         )
     if aud.present_only:
         conditions.extend(present_conditions(today))
+    if aud.arrived_within_days is not None:
+        conditions.append(Person.arrival_date >= today - timedelta(days=aud.arrived_within_days))
+        conditions.append(Person.arrival_date <= today)
     return conditions
 
 

@@ -42,6 +42,7 @@ VIA_VALUES = (
     "staff",
     "api",
     "report",
+    "enquiry",
 )
 
 
@@ -233,6 +234,7 @@ def via_label(via: str | None) -> str:
         "staff": _("opened by staff"),
         "api": _("opened through the API"),
         "report": _("report from family, friends or a call"),
+        "enquiry": _("answer to a family enquiry: needs help"),
     }
     return labels.get(via or "", via or "")
 

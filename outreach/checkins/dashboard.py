@@ -34,6 +34,8 @@ class Row:
 class Counts:
     rows: list[Row]
     totals: Row
+    #: "Safe" answers nobody has confirmed yet (a subset of ``totals.counts["safe"]``).
+    unverified: int = 0
 
     @property
     def answered(self) -> int:
@@ -45,6 +47,7 @@ class Counts:
             "provinces": [
                 {"code": r.code or "", "name": r.name, **r.counts, "total": r.total} for r in self.rows
             ],
+            "unverified": self.unverified,
             "updated_at": utcnow().isoformat(),
         }
 
@@ -67,7 +70,19 @@ def counts(checkin_id: int, language: str = "en") -> Counts:
         by_province.values(),
         key=lambda r: (-r.counts[Answer.NEED_HELP.value], -r.counts[Answer.NO_RESPONSE.value], r.name),
     )
-    return Counts(rows=rows, totals=totals)
+    unverified = db.session.scalar(
+        sa.select(sa.func.count()).where(CheckInRecipient.checkin_id == checkin_id, unverified_clause())
+    )
+    return Counts(rows=rows, totals=totals, unverified=int(unverified or 0))
+
+
+def unverified_clause() -> sa.ColumnElement[bool]:
+    """A "safe" that counts as unverified (see ``outreach.checkins.verification``)."""
+    return sa.and_(
+        CheckInRecipient.answer == Answer.SAFE,
+        CheckInRecipient.safe_unverified.is_(True),
+        CheckInRecipient.verified_at.is_(None),
+    )
 
 
 @dataclass
@@ -93,6 +108,10 @@ def bars(data: Counts, width: int = 480, height: int = 22, gap: int = 6) -> list
             x += w
         out.append(Bar(row=row, y=i * (height + gap), segments=segments))
     return out
+
+
+#: The people list's extra filter beside the answers: "safe" answers waiting for an officer.
+UNVERIFIED = "unverified"
 
 
 def people(checkin_id: int, answer: str | None = None, province: str | None = None) -> sa.Select[Any]:
@@ -124,6 +143,8 @@ def people(checkin_id: int, answer: str | None = None, province: str | None = No
     )
     if answer in {a.value for a in ANSWERS}:
         stmt = stmt.where(CheckInRecipient.answer == Answer(answer))
+    elif answer == UNVERIFIED:
+        stmt = stmt.where(unverified_clause())
     if province:
         stmt = stmt.where(CheckInRecipient.province_code == province)
     return stmt.order_by(CheckInRecipient.answered_at.desc().nulls_last(), CheckInRecipient.id)

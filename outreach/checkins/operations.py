@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from outreach.audit import record
 from outreach.cases.operations import HelpCall, open_case_for, open_or_reopen_case, record_event
 from outreach.checkins.links import is_open, new_codes
+from outreach.checkins.verification import is_high_risk
 from outreach.extensions import db
 from outreach.models import (
     Alert,
@@ -39,6 +40,7 @@ from outreach.models import (
     User,
     utcnow,
 )
+from outreach.registry import duress
 from outreach.registry.presence import cambodia_today
 
 log = logging.getLogger(__name__)
@@ -293,6 +295,8 @@ class AnswerResult:
     previous: Answer
     response: CheckInResponse | None = None
     help_call: HelpCall | None = None
+    #: The answer carried the person's duress word: it reads as "safe" to them, but a case is open.
+    duress: bool = False
 
 
 def _clean(value: str | None, limit: int) -> str | None:
@@ -325,6 +329,16 @@ def record_answer(
         raise CheckInError(_("An answer is either safe or need help."))
     text = _clean(text, NOTE_MAX)
     location = _clean(location, LOCATION_MAX)
+    owner = db.session.get(Person, recipient.person_id)
+    under_duress = False
+    if owner is not None and owner.duress_hash and via != AnswerVia.STAFF:
+        # The word is cut out before anything is stored: staff pages and exports never show it.
+        for_text = duress.find(owner.duress_hash, text)
+        for_location = duress.find(owner.duress_hash, location)
+        if for_text or for_location:
+            under_duress = True
+            text = for_text.redacted or None if for_text else text
+            location = for_location.redacted or None if for_location else location
 
     # Lock the recipient row: an SMS and a link tap for the same person at the same moment are
     # applied one after the other, so the latest answer really is the latest.
@@ -341,7 +355,7 @@ def record_answer(
     if via != AnswerVia.STAFF and not is_open(checkin):
         raise CheckInClosedError(_("This check-in is closed."))
     previous = locked.answer
-    if previous == answer:
+    if previous == answer and not under_duress:
         last = db.session.scalar(
             sa.select(CheckInResponse)
             .where(
@@ -375,6 +389,12 @@ def record_answer(
     locked.answered_via = via
     person = db.session.get(Person, locked.person_id)
     assert person is not None
+    if answer == Answer.SAFE:
+        # Asked before the duress case below opens, so it reflects what was known when they answered.
+        locked.safe_unverified = under_duress or (via != AnswerVia.STAFF and is_high_risk(person.id))
+        locked.verified_at = locked.verified_by_id = locked.verified_how = None
+    else:
+        locked.safe_unverified = False
     person.last_known_status = SafetyStatus(answer.value)
     person.last_checkin_at = now
     db.session.flush()
@@ -385,6 +405,18 @@ def record_answer(
         help_call = open_or_reopen_case(
             person, f"checkin_{via.value}", checkin_id=locked.checkin_id, note=note, actor=actor
         )
+    elif under_duress:
+        # Nothing the person sees differs from "safe"; the case and the page to the duty officer
+        # say what happened (and never the word itself).
+        help_call = open_or_reopen_case(
+            person,
+            f"checkin_{via.value}",
+            checkin_id=locked.checkin_id,
+            note=duress_note() + (f" — {note}" if note else ""),
+            actor=actor,
+        )
+        record_event(help_call.case, "duress", duress_note())
+        record("checkin.duress", target=locked, case_id=help_call.case.id)
     else:
         case = open_case_for(person.id)
         if case is not None:
@@ -393,7 +425,20 @@ def record_answer(
                 case, "answered_safe", f"[checkin_{via.value}] {note}" if note else f"[checkin_{via.value}]"
             )
     return AnswerResult(
-        recorded=True, answer=answer, previous=previous, response=response, help_call=help_call
+        recorded=True,
+        answer=answer,
+        previous=previous,
+        response=response,
+        help_call=help_call,
+        duress=under_duress,
+    )
+
+
+def duress_note() -> str:
+    """What staff read when a duress word came in (in the current locale; the word is never quoted)."""
+    return _(
+        'URGENT: the duress word was used in a check-in answer that says "safe". The person may be '
+        "watched: do not reply by SMS or call openly."
     )
 
 

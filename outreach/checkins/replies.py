@@ -121,6 +121,9 @@ def handle_checkin_reply(ctx: InboundContext) -> Reply | None:
         extra: dict[str, object] = {"checkin_id": recipient.checkin_id, "answer": result.answer.value}
         if result.help_call is not None:
             extra["case_id"] = result.help_call.case.id
+        if result.duress and result.response is not None:
+            # The stored copy of the SMS loses the duress word too (the staff inbox shows it).
+            ctx.inbound.body = result.response.text or ""
         return Reply(route=InboundRoute.CHECKIN, body=body, extra=extra)
 
 

@@ -38,7 +38,7 @@ from outreach.models import SourceKind
 if TYPE_CHECKING:
     from outreach.messaging.status import ClaimedMessage
 
-AREAS = ("registry", "alerts", "checkins", "cases", "grievances")
+AREAS = ("registry", "alerts", "checkins", "cases", "grievances", "reports")
 HOOK_MODULES = ("jobs", "inbound")
 #: Our own registrations: the opt-out/opt-in keyword handler (inbound priority 10).
 OWN_MODULES = ("outreach.messaging.keywords",)

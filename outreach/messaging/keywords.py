@@ -10,6 +10,8 @@ Words (matched after :func:`normalise`; whole messages unless said otherwise):
   (they answer it with their help text), so it is not one. The digit ``2`` is a call for help only
   where it cannot be an answer to a numbered menu (:func:`is_call_for_help` with ``route``).
 - **safe** (1, safe, 안전, សុវត្ថិភាព, …): a check-in answer.
+- **tip** (TIP, 제보, ព័ត៌មាន) as the first word: a recruitment lure reported by SMS
+  (``outreach.reports.tips``); **skip** (SKIP, 건너뛰기, រំលង) for the optional duress-word step.
 - **status** (STATUS, 상태, ស្ថានភាព) and **registration** (REGISTER, 등록, ចុះឈ្មោះ; then yes/no,
   resident/traveler answers).
 
@@ -141,6 +143,12 @@ RESIDENT_WORDS = frozenset({"1", "거주", "거주자", "resident", "live", "ស
 TRAVELER_WORDS = frozenset(
     {"2", "여행", "여행자", "traveler", "traveller", "travel", "tourist", "ធ្វើដំណើរ", "ទេសចរ", "២"}
 )
+
+#: Skipping an optional step (the duress word after SMS registration).
+SKIP_WORDS = frozenset({"skip", "no", "none", "건너뛰기", "건너뛰어", "없음", "아니요", "រំលង", "ទេ"})
+
+#: Sends a recruitment tip ("TIP job offer from @boss in Sihanoukville …"): the first word.
+TIP_KEYWORDS: dict[str, str] = {"tip": "en", "제보": "ko", "ព័ត៌មាន": "km"}
 
 #: Keywords the carriers answer themselves.
 CARRIER_WORDS = frozenset({"help", "info", "stopall"})

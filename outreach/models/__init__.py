@@ -74,6 +74,14 @@ from outreach.models.staff import (
     User,
     UserSession,
 )
+from outreach.models.welfare import (
+    EnquiryStatus,
+    FamilyEnquiry,
+    Tip,
+    TipIdentifier,
+    TipStatus,
+    WelfareDisclosure,
+)
 from outreach.models.zones import ChangeStatus, Grace, Permit, Zone, ZoneChange, ZoneLevel, ZoneReminder
 
 __all__ = [
@@ -110,7 +118,9 @@ __all__ = [
     "ConsentMethod",
     "Disclosure",
     "DisclosureStatus",
+    "EnquiryStatus",
     "EvidenceFile",
+    "FamilyEnquiry",
     "Grace",
     "Grievance",
     "GrievanceCategory",
@@ -142,10 +152,14 @@ __all__ = [
     "SendLease",
     "Severity",
     "SourceKind",
+    "Tip",
+    "TipIdentifier",
+    "TipStatus",
     "UploadToken",
     "Urgency",
     "User",
     "UserSession",
+    "WelfareDisclosure",
     "Zone",
     "ZoneChange",
     "ZoneLevel",

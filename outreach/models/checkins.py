@@ -69,6 +69,13 @@ class CheckInRecipient(Base):
     answered_at: so.Mapped[datetime | None]
     answered_via: so.Mapped[AnswerVia | None] = so.mapped_column(enum_column(AnswerVia))
     reminders_sent: so.Mapped[int] = so.mapped_column(default=0)
+    #: A "safe" from someone with an open case or report (``outreach.checkins.verification``):
+    #: it may have been typed by a captor, so it counts as unverified until an officer confirms it.
+    safe_unverified: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    verified_at: so.Mapped[datetime | None]
+    verified_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    #: "call", "video", "in_person" or "question" (the answer to the person's own question).
+    verified_how: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     escalation_level: so.Mapped[int] = so.mapped_column(default=0)
 
     __table_args__ = (

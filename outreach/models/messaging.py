@@ -56,6 +56,9 @@ class SourceKind(StrEnum):
     REPORT = "report"
     #: A permit or grace period in an advisory zone ends soon (``outreach.zones.reminders``).
     ZONE_REMINDER = "zone_reminder"
+    #: A family's welfare enquiry put to the person, or the answer to the family: ``source_id`` = enquiry.
+    ENQUIRY = "enquiry"
+    ENQUIRY_ANSWER = "enquiry_answer"
 
 
 class Message(Base):

@@ -101,6 +101,8 @@ class Person(TimestampMixin, Base):
     merged_into_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("person.id", ondelete="SET NULL"), index=True
     )
+    #: The private duress word, salted and keyed (``outreach.registry.duress``); never shown, never logged.
+    duress_hash: so.Mapped[str | None] = so.mapped_column(sa.String(160))
 
     phones: so.Mapped[list[PhoneNumber]] = so.relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="PhoneNumber.id"

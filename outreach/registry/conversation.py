@@ -39,12 +39,13 @@ from outreach.models import (
     ConsentMethod,
     InboundMessage,
     InboundRoute,
+    Person,
     PersonStatus,
     Province,
     RegistrationConversation,
     utcnow,
 )
-from outreach.registry import consent
+from outreach.registry import consent, duress
 from outreach.registry.dates import parse_date
 from outreach.registry.links import self_service_url
 from outreach.registry.operations import (
@@ -61,6 +62,8 @@ from outreach.registry.provinces import match_province
 from outreach.zones.sms import area_menu, area_prompt, area_reprompt, read_answer
 
 TTL = timedelta(hours=24)
+#: The optional duress-word question after registration waits this long, then the number is free.
+DURESS_TTL = timedelta(hours=1)
 
 START_KEYWORDS = keywords.REGISTER_KEYWORDS
 YES = keywords.YES_WORDS
@@ -107,6 +110,11 @@ def handle(ctx: InboundContext) -> Reply | None:
     if conv is None:
         return _start(ctx, start_language) if start_language else None
     now = utcnow()
+    if conv.step == "duress" and conv.expires_at <= now:
+        # The person is registered already; an unanswered optional question just ends quietly.
+        db.session.delete(conv)
+        db.session.flush()
+        return None
     if _opted_out_since(conv):
         db.session.delete(conv)
         db.session.flush()
@@ -376,12 +384,51 @@ def _finish(ctx: InboundContext, conv: RegistrationConversation) -> Reply:
         .execution_options(synchronize_session=False)
     )
     ctx.inbound.person_id = person.id
-    db.session.delete(conv)
+    # The registration is saved; one optional question remains (the duress word), then it ends.
+    conv.step = "duress"
+    conv.data = {"person_id": person.id}
+    conv.expires_at = utcnow() + DURESS_TTL
     db.session.flush()
     url = self_service_url(person)
     if created:
-        return _reply(_("Thank you, you are registered. See or change your details: %(url)s", url=url))
-    return _reply(_("Thank you, your registration is updated. See or change your details: %(url)s", url=url))
+        done = _("Thank you, you are registered. See or change your details: %(url)s", url=url)
+    else:
+        done = _("Thank you, your registration is updated. See or change your details: %(url)s", url=url)
+    return _reply(done + " " + _duress_prompt())
+
+
+def _duress_prompt() -> str:
+    return _(
+        "Optional: send a private duress word. If you are ever forced to answer that you are safe, "
+        "add it to your answer and we will know you need help. Or send SKIP."
+    )
+
+
+def _step_duress(ctx: InboundContext, conv: RegistrationConversation) -> Reply | None:
+    """The optional duress word. Its SMS is blanked in the stored inbound copy: nobody reads it."""
+    word = _norm(ctx.text)
+    if word in keywords.SKIP_WORDS:
+        db.session.delete(conv)
+        db.session.flush()
+        return _reply(_("No duress word was set. You can set one later on your registration page."))
+    if word in keywords.SAFE_WORDS or word.isdigit():
+        # Not a word for this question (a check-in answer, a menu digit): route it as usual.
+        db.session.delete(conv)
+        db.session.flush()
+        return None
+    person = db.session.get(Person, int(conv.data.get("person_id") or 0)) or ctx.person
+    ctx.inbound.body = ""
+    if person is None:
+        db.session.delete(conv)
+        db.session.flush()
+        return None
+    try:
+        duress.set_word(person, ctx.text, via=conv.channel)
+    except duress.DuressWordError as exc:
+        return _reply(str(exc) + " " + _duress_prompt())
+    db.session.delete(conv)
+    db.session.flush()
+    return _reply(_("Your duress word is saved. It is never shown to anyone, not even to you."))
 
 
 #: The question of each step (asked again after a call for help).
@@ -391,6 +438,7 @@ PROMPTS: dict[str, Callable[[str], str]] = {
     "status": lambda _language: _status_prompt(),
     "departure": lambda _language: _departure_prompt(),
     "consent": _consent_prompt,
+    "duress": lambda _language: _duress_prompt(),
 }
 
 STEPS = {
@@ -400,6 +448,7 @@ STEPS = {
     "status": _step_status,
     "departure": _step_departure,
     "consent": _step_consent,
+    "duress": _step_duress,
 }
 
 

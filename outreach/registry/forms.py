@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, EmailField, Field, RadioField, SelectField, StringField, TelField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TelField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import DateInput
@@ -163,7 +172,19 @@ class PersonFields(FlaskForm):
         self.whatsapp.data = whatsapp.e164 if whatsapp else ""
 
 
+DURESS_HELP = _l(
+    "Optional. A private word only you know. If you are ever forced to answer that you are safe, "
+    "write this word in your answer: you will see the usual reply, but the embassy will know you "
+    "need help. It is stored scrambled and nobody at the embassy can read it."
+)
+
+
 class RegistrationForm(PersonFields):
+    duress_word = PasswordField(
+        _l("Duress word (optional)"),
+        validators=[Optional(), Length(max=100)],
+        render_kw={"autocomplete": "off"},
+    )
     consent = BooleanField(
         _l("I agree to the purposes above"),
         validators=[DataRequired(message=_l("You need to agree to the purposes to register."))],
@@ -177,6 +198,13 @@ class SelfServiceForm(PersonFields):
 class StaffPersonForm(PersonFields):
     def area_list(self, language: str) -> dict[str, list[SelectChoice]]:
         return area_choices(language, with_provinces=False)
+
+
+class DuressForm(FlaskForm):
+    duress_word = PasswordField(
+        _l("New duress word"), validators=[Optional(), Length(max=100)], render_kw={"autocomplete": "off"}
+    )
+    remove = BooleanField(_l("Remove my duress word"))
 
 
 class DepartureForm(FlaskForm):

@@ -106,6 +106,7 @@ KIND_FOR_VIA = {
     "checkin_staff": ReportKind.NEED_HELP,
     "staff": ReportKind.STAFF,
     "api": ReportKind.API,
+    "enquiry": ReportKind.FAMILY,
 }
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone

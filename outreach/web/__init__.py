@@ -25,6 +25,8 @@ def register_blueprints(app: Flask) -> None:
         reports_staff,
         staff,
         twilio,
+        welfare_public,
+        welfare_staff,
         zones,
     )
 
@@ -43,3 +45,4 @@ def register_blueprints(app: Flask) -> None:
     api.init_app(app)
     app.register_blueprint(register.bp)
     app.register_blueprint(reports_public.bp)
+    app.register_blueprint(welfare_public.bp)

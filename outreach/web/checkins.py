@@ -57,6 +57,7 @@ from outreach.checkins.operations import (
     staff_record_answer,
 )
 from outreach.checkins.render import CAMBODIA, local_time
+from outreach.checkins.verification import VERIFY_METHODS, VerificationError, confirm_safe
 from outreach.csvexport import csv_chunks
 from outreach.extensions import csrf, db, limiter
 from outreach.i18n import LOCALES, current_language, for_person_language
@@ -311,7 +312,7 @@ def checkin_people(checkin_id: int) -> str:
     checkin, alert = _get_checkin(checkin_id)
     answer = request.args.get("answer") or None
     province = request.args.get("province") or None
-    if answer is not None and answer not in {a.value for a in dashboard.ANSWERS}:
+    if answer is not None and answer not in {a.value for a in dashboard.ANSWERS} | {dashboard.UNVERIFIED}:
         abort(400, description=_("Unknown answer filter."))
     page = paginate(dashboard.people(checkin.id, answer, province), request.args.get("page"), scalars=False)
     return render_template(
@@ -322,8 +323,45 @@ def checkin_people(checkin_id: int) -> str:
         answer=answer,
         province=province,
         answer_form=StaffAnswerForm(),
+        confirm_form=ConfirmSafeForm(),
         local_time=local_time,
     )
+
+
+class ConfirmSafeForm(FlaskForm):
+    how = SelectField(
+        _l("How it was confirmed"),
+        choices=[SelectChoice(key, label) for key, label in VERIFY_METHODS.items()],
+        validators=[DataRequired()],
+    )
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
+
+
+@bp.post("/checkins/<int:checkin_id>/people/<int:person_id>/confirm")
+def checkin_confirm_safe(checkin_id: int, person_id: int) -> Response:
+    """An officer confirms an unverified "safe" (after a call, a video, meeting them); audited."""
+    checkin, _alert = _get_checkin(checkin_id)
+    recipient = db.session.scalar(
+        sa.select(CheckInRecipient).where(
+            CheckInRecipient.checkin_id == checkin.id, CheckInRecipient.person_id == person_id
+        )
+    )
+    if recipient is None:
+        abort(404, description=_("This person was not asked in this check-in."))
+    form = ConfirmSafeForm()
+    back = url_for("staff.checkin_people", checkin_id=checkin.id, answer=dashboard.UNVERIFIED)
+    if not form.validate_on_submit():
+        flash(_("Say how the answer was confirmed."), "error")
+        return redirect(back)
+    try:
+        confirm_safe(recipient, actor=_me(), how=form.how.data or "", note=form.note.data)
+    except VerificationError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(back)
+    db.session.commit()
+    flash(_("The answer is confirmed."), "success")
+    return redirect(back)
 
 
 @bp.post("/checkins/<int:checkin_id>/people/<int:person_id>/answer")

@@ -22,10 +22,13 @@ from outreach.extensions import db, limiter
 from outreach.i18n import LOCALES, current_language, normalise_language
 from outreach.models import ConsentMethod, Person, PhoneNumber
 from outreach.registry import consent as consent_texts
+from outreach.registry import duress
 from outreach.registry.forms import (
+    DURESS_HELP,
     ChannelsForm,
     DeleteForm,
     DepartureForm,
+    DuressForm,
     RegistrationForm,
     RequestLinkForm,
     SelfServiceForm,
@@ -70,11 +73,15 @@ def form() -> str | Response:
             # Taken numbers are not a form error here: see AlreadyRegistered below.
             clean = validate(form.to_input(), check_owners=False, countries=public_countries())
             person, _created = register_person(clean, method=ConsentMethod.WEB, on_existing="refuse")
+            duress.set_word(person, form.duress_word.data, via="web")
             send_confirmation(person, reason="registered")
             db.session.commit()
         except RegistryError as exc:
             db.session.rollback()
             form.show_errors(exc)
+        except duress.DuressWordError as exc:
+            db.session.rollback()
+            form.duress_word.errors = [str(exc)]
         except (AlreadyRegistered, IntegrityError) as exc:
             # The number is someone's already. A web form cannot prove it owns the number, so the
             # record is not touched; its owner is sent their link instead, and this page looks the
@@ -90,7 +97,7 @@ def form() -> str | Response:
     elif request.method == "POST":
         form.date_errors()
     text = consent_texts.consent_text(_page_language())
-    return render_template("registry/register.html", form=form, consent=text)
+    return render_template("registry/register.html", form=form, consent=text, DURESS_HELP=DURESS_HELP)
 
 
 def _owner_after_race(form: RegistrationForm) -> Person | None:
@@ -198,6 +205,7 @@ def _me_page(person: Person, token: str, **forms: object) -> str:
     )
     return render_template(
         "registry/me.html",
+        DURESS_HELP=DURESS_HELP,
         person=person,
         token=token,
         details=details,
@@ -205,6 +213,7 @@ def _me_page(person: Person, token: str, **forms: object) -> str:
         channels=channels,
         opted_out=out,
         delete_form=DeleteForm(formdata=None),
+        duress_form=forms.get("duress") or DuressForm(formdata=None),
         consent=consent_texts.consent_text(
             person.language, person.consent_version or consent_texts.CURRENT_VERSION
         )
@@ -233,6 +242,28 @@ def me(person: Person, token: str) -> ViewResult:
             form.date_errors()
         return _me_page(person, token, details=form)
     return _me_page(person, token)
+
+
+@bp.post("/me/<token>/duress")
+@limiter.limit(_register_limit, methods=["POST"], error_message=_too_many)
+@_self_service
+def me_duress(person: Person, token: str) -> ViewResult:
+    """Set, change or remove the duress word. The page never shows it, only whether one is set."""
+    form = DuressForm()
+    if form.validate_on_submit():
+        try:
+            if form.remove.data:
+                duress.clear_word(person, via="self_service")
+                changed = True
+            else:
+                changed = duress.set_word(person, form.duress_word.data, via="self_service")
+            db.session.commit()
+        except duress.DuressWordError as exc:
+            db.session.rollback()
+            form.duress_word.errors = [str(exc)]
+        else:
+            return _saved(token, changed)
+    return _me_page(person, token, duress=form)
 
 
 def _saved(token: str, changed: bool) -> Response:

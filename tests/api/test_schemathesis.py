@@ -24,6 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from outreach.reports.enquiries import EnquiryInput, create_enquiry
+from outreach.reports.tips import TipInput, create_tip
 from tests.conftest import LiveServer
 
 load_all_checks()
@@ -86,8 +88,21 @@ def _seed(
         zone_change = set_level(
             LevelInput("KH-18", "3", utcnow().date(), None, "schemathesis"), actor=officer
         )
+        tip = create_tip(TipInput(handles=["@fast_job"]), via="staff")
+        # Unmatched (no number): asking a registered person needs a request for its link.
+        enquiry = create_enquiry(
+            EnquiryInput(
+                enquirer_name="김영희",
+                enquirer_relation="parent",
+                enquirer_phone="+821023456789",
+                subject_name="김민수",
+            ),
+            via="staff",
+        ).enquiry
         db.session.commit()
         ids = {
+            "tip_id": tip.id,
+            "enquiry_id": enquiry.id,
             "person_id": person_ids[1],
             "alert_id": alert.id,
             "checkin_id": checkin.id,

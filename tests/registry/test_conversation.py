@@ -75,11 +75,17 @@ def test_happy_path_in_korean(app: Flask, sms: Callable[..., str]) -> None:
         CURRENT_VERSION,
     )
     assert [(p.e164, p.is_primary, p.is_whatsapp) for p in person.phones] == [(NUMBER, True, False)]
+    # Registered; one optional question is left: the duress word (skipped here).
+    conv = _conversation(app)
+    assert conv is not None and conv.step == "duress"
+    assert "건너뛰기" in done
+    assert "나중에" in sms(NUMBER, "건너뛰기")
     assert _conversation(app) is None
+    assert person.duress_hash is None
     with app.app_context():
         # Every message of the conversation is on the person's record and routed to registration.
         rows = db.session.execute(sa.select(InboundMessage.person_id, InboundMessage.routed_to)).all()
-        assert len(rows) == 6
+        assert len(rows) == 7
         assert set(rows) == {(person.id, InboundRoute.REGISTRATION)}
     # The link in the reply works.
     link = done.split("http://localhost", 1)[1].split()[0]

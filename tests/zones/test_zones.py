@@ -14,6 +14,7 @@ from lxml import etree
 
 from outreach.alerts import cap, workflow
 from outreach.alerts.audience import audience_person_ids, count_audience
+from outreach.checkins.verification import is_high_risk
 from outreach.extensions import db
 from outreach.models import (
     Alert,
@@ -22,6 +23,7 @@ from outreach.models import (
     ChangeStatus,
     Message,
     MessageStatus,
+    Person,
     PersonStatus,
     SourceKind,
     User,
@@ -366,3 +368,28 @@ def test_a_zone_wide_grace_reminds_each_resident_inside_once_in_their_language(
     assert set(by_number) == {"+85512777001", "+85512777002"}
     assert "grace period" in by_number["+85512777002"] and "1 day" in by_number["+85512777002"]
     assert "유예" in by_number["+85512777001"]
+
+
+def test_a_recent_arrival_inside_a_level_3_or_4_zone_is_a_high_risk_profile(
+    app: Flask, make_person: Callable[..., int], admin: User, today: date
+) -> None:
+    """Their "safe" counts as unverified (issue: answers that may be coerced)."""
+    recent_bavet = make_person(province_code="KH-20", area_code="2008")
+    settled_bavet = make_person(province_code="KH-20", area_code="2008")
+    recent_phnom_penh = make_person(province_code="KH-12")
+    recent_neighbour = make_person(province_code="KH-20")  # same province, outside Bavet
+    with app.app_context():
+        set_level(admin, "2008", "4", since=today)
+        set_level(admin, "KH-12", "2", since=today)
+        db.session.execute(
+            sa.update(Person)
+            .where(Person.id == settled_bavet)
+            .values(created_at=utcnow() - timedelta(days=60))
+        )
+        db.session.commit()
+        risky = {
+            pid
+            for pid in (recent_bavet, settled_bavet, recent_phnom_penh, recent_neighbour)
+            if is_high_risk(pid)
+        }
+    assert risky == {recent_bavet}

@@ -27,7 +27,7 @@ def _no_cookie_user() -> None:
 register_handlers(api)
 
 # Importing the modules registers their endpoints on ``api`` (order = order in the document).
-from outreach.web.api import alerts, cases, checkins, grievances, openapi, people, reports, zones  # noqa: E402
+from outreach.web.api import alerts, cases, checkins, grievances, openapi, people, reports, welfare, zones  # noqa: E402
 
 openapi.register(api)
 
@@ -40,4 +40,15 @@ def init_app(app: Flask) -> None:
         app.session_interface = ApiSessionInterface(app.session_interface)
 
 
-__all__ = ["alerts", "api", "cases", "checkins", "grievances", "init_app", "people", "reports", "zones"]
+__all__ = [
+    "alerts",
+    "api",
+    "cases",
+    "checkins",
+    "grievances",
+    "init_app",
+    "people",
+    "reports",
+    "welfare",
+    "zones",
+]

@@ -22,6 +22,7 @@ from outreach.checkins.operations import (
     create_checkin,
     staff_record_answer,
 )
+from outreach.checkins.verification import VerificationError, confirm_safe
 from outreach.extensions import db
 from outreach.models import (
     Alert,
@@ -95,6 +96,9 @@ class CheckInQuery(QueryModel):
 
 class ResponseQuery(QueryModel):
     answer: Answer | None = None
+    unverified: bool | None = Field(
+        default=None, description='Only "safe" answers no officer has confirmed yet (true).'
+    )
     province: Annotated[str, Field(max_length=8, description="ISO 3166-2:KH code, e.g. KH-12.")] | None = None
 
 
@@ -125,6 +129,10 @@ class CheckInOut(OutModel):
     created_at: Timestamp
     totals: AnswerCounts = Field(description="Latest answer of every person asked.")
     provinces: list[ProvinceCounts] = Field(description="The same per province, most calls for help first.")
+    unverified: int = Field(
+        description='"Safe" answers from people with an open case or report (or given with their '
+        "duress word) that no officer has confirmed yet; counted in totals.safe too."
+    )
 
 
 class ResponseOut(OutModel):
@@ -140,6 +148,18 @@ class ResponseOut(OutModel):
     location: str | None
     reminders_sent: int
     escalation_level: int
+    safe_unverified: bool = Field(
+        description='A "safe" that may have been written by someone else and is not confirmed yet.'
+    )
+    verified_at: Timestamp | None = Field(description='When an officer confirmed the "safe".')
+    verified_how: str | None = Field(description="call, video, in_person or question.")
+
+
+class ConfirmSafeIn(ApiModel):
+    """How an officer made sure an unverified "safe" is real."""
+
+    how: Literal["call", "video", "in_person", "question"]
+    note: Annotated[str, Field(max_length=300)] | None = None
 
 
 class ResponsePage(PageOut):
@@ -167,6 +187,11 @@ def response_out(
         location=location,
         reminders_sent=recipient.reminders_sent,
         escalation_level=recipient.escalation_level,
+        safe_unverified=bool(
+            recipient.answer == Answer.SAFE and recipient.safe_unverified and recipient.verified_at is None
+        ),
+        verified_at=recipient.verified_at,
+        verified_how=recipient.verified_how,
     )
 
 
@@ -193,6 +218,7 @@ def checkin_out(checkin: CheckIn) -> CheckInOut:
         "created_at": checkin.created_at,
         "totals": counts["totals"],
         "provinces": counts["provinces"],
+        "unverified": counts["unverified"],
     }
     return CheckInOut.model_validate(data)
 
@@ -266,7 +292,10 @@ def read_checkin(checkin_id: int) -> CheckInOut:
 def list_checkin_responses(checkin_id: int, query: ResponseQuery) -> ResponsePage:
     _get(checkin_id)
     province = query.province.strip().upper() if query.province else None
-    stmt = dashboard.people(checkin_id, query.answer.value if query.answer else None, province)
+    answer = query.answer.value if query.answer else None
+    if query.unverified:
+        answer = dashboard.UNVERIFIED
+    stmt = dashboard.people(checkin_id, answer, province)
     page = paginate(stmt, query.page, per_page=100, scalars=False)
     items = [
         response_out(recipient, person, note, location) for recipient, person, note, location in page.items
@@ -318,6 +347,39 @@ def record_staff_answer(checkin_id: int, body: StaffAnswerIn) -> tuple[ResponseO
     stmt = dashboard.people(checkin_id).where(CheckInRecipient.person_id == body.person_id)
     recipient_row, person, note, location = db.session.execute(stmt).one()
     return response_out(recipient_row, person, note, location), 201
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/checkins/<int:checkin_id>/responses/<int:person_id>/confirm",
+    tag=TAG,
+    body=ConfirmSafeIn,
+    response=ResponseOut,
+    errors=(404, 409),
+    summary='Confirm an unverified "safe"',
+    description="After a call, a video or meeting the person; audited. 409 when there is no unverified "
+    '"safe" to confirm (already confirmed, or the latest answer is not safe).',
+)
+def confirm_safe_endpoint(checkin_id: int, person_id: int, body: ConfirmSafeIn) -> ResponseOut:
+    _get(checkin_id)
+    recipient = db.session.scalar(
+        sa.select(CheckInRecipient).where(
+            CheckInRecipient.checkin_id == checkin_id, CheckInRecipient.person_id == person_id
+        )
+    )
+    if recipient is None:
+        raise ApiError(404, "This person was not asked in this check-in.")
+    if recipient.answer != Answer.SAFE:
+        raise ApiError(409, 'The latest answer is not "safe".')
+    try:
+        confirm_safe(recipient, actor=api_user(), how=body.how, note=body.note)
+    except VerificationError as exc:
+        raise ApiError(409, str(exc)) from exc
+    db.session.commit()
+    stmt = dashboard.people(checkin_id).where(CheckInRecipient.person_id == person_id)
+    recipient_row, person, note, location = db.session.execute(stmt).one()
+    return response_out(recipient_row, person, note, location)
 
 
 @endpoint(
