@@ -32,14 +32,14 @@ ALLOWED_FROM: dict[MessageStatus, frozenset[MessageStatus]] = {
     # claim: only a pending message is sent
     S.SENDING: frozenset({S.PENDING}),
     # a transient error, or reconciliation found the provider never got it
-    S.PENDING: frozenset({S.SENDING}),
+    S.PENDING: frozenset({S.SENDING, S.HELD}),  # … or staff released a held message
     S.SENT: frozenset({S.SENDING}),
     # callbacks can beat the send job: sending → delivered/undelivered/failed directly
     S.DELIVERED: frozenset({S.SENDING, S.SENT}),
     S.UNDELIVERED: frozenset({S.SENDING, S.SENT}),
     S.FAILED: frozenset({S.SENDING, S.SENT}),
     # opted out, no address, source cancelled: before or at the send-time check
-    S.SKIPPED: frozenset({S.PENDING, S.SENDING}),
+    S.SKIPPED: frozenset({S.PENDING, S.SENDING, S.HELD}),  # … or staff discarded a held one
 }
 
 #: Timestamp column set (to now) when a message reaches the status.
