@@ -160,7 +160,8 @@ def phone_confirmed(confirmed_at: Any = PhoneNumber.confirmed_at) -> sa.ColumnEl
     answers the confirmation SMS or opens its link, so a stranger's number typed there is never
     messaged by an alert or a check-in. Every audience query picks numbers through this.
     """
-    return sa.and_(confirmed_at.is_not(None))
+    condition: sa.ColumnElement[bool] = confirmed_at.is_not(None)
+    return condition
 
 
 def sms_phone_id() -> sa.ScalarSelect[int]:
