@@ -76,7 +76,7 @@ def test_the_fourth_public_sms_is_held_and_an_officer_sends_it(
         assert "message.release" in set(actions)
     # Sending twice is refused: the message is no longer held.
     again = staff.post(f"/staff/review/{held[0].id}/send", follow_redirects=True)
-    assert "no longer waiting" in again.get_data(as_text=True)
+    assert "더 이상 검토 대기 중이 아닙니다" in again.get_data(as_text=True)  # Korean by default
     run_jobs(app)
     assert fake_twilio.count_to(fourth) == 1
 
