@@ -121,6 +121,10 @@ class Settings:
     BUNDLE_ISSUER: str = "Embassy of the Republic of Korea in Cambodia"
     #: Countries (ISO 3166-1, comma-separated) whose numbers may register themselves on the web or by SMS.
     ALLOWED_PHONE_COUNTRIES: str = "KH,KR"
+    #: SMS/WhatsApp messages that unauthenticated actions (public registration, self-service links, the
+    #: public report form) may cause per clock hour, counted in Redis across all processes; past it they
+    #: are held for staff review (``/staff/review``) instead of sent. Staff sends are never counted.
+    PUBLIC_SMS_PER_HOUR: int = 200
     #: A signed-in browser is signed out after this many minutes without a request.
     SESSION_IDLE_MINUTES: int = 30
     #: ... and this many hours after signing in, however busy.

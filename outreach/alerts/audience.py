@@ -175,12 +175,23 @@ def audience_person_ids(audience: dict[str, Any], *, today: date) -> sa.Select[t
     return sa.select(Person.id).where(*audience_conditions(audience, today=today))
 
 
+def phone_confirmed(confirmed_at: Any = PhoneNumber.confirmed_at) -> sa.ColumnElement[bool]:
+    """The one rule for which numbers SMS and WhatsApp may reach: confirmed ones.
+
+    A number typed into the public web form (or the ``/me/`` page) stays unconfirmed until its holder
+    answers the confirmation SMS or opens its link, so a stranger's number typed there is never
+    messaged by an alert or a check-in. Every audience query picks numbers through this.
+    """
+    condition: sa.ColumnElement[bool] = confirmed_at.is_not(None)
+    return condition
+
+
 def sms_phone_id() -> sa.ScalarSelect[int]:
-    """Correlated subquery: the number an SMS goes to (the primary one, else the oldest)."""
+    """Correlated subquery: the number an SMS goes to (the primary confirmed one, else the oldest)."""
     ph = sa.orm.aliased(PhoneNumber)
     return (
         sa.select(ph.id)
-        .where(ph.person_id == Person.id)
+        .where(ph.person_id == Person.id, phone_confirmed(ph.confirmed_at))
         .order_by(ph.is_primary.desc(), ph.id)
         .limit(1)
         .correlate(Person)
@@ -193,7 +204,7 @@ def whatsapp_phone_id() -> sa.ScalarSelect[int]:
     ph = sa.orm.aliased(PhoneNumber)
     return (
         sa.select(ph.id)
-        .where(ph.person_id == Person.id, ph.is_whatsapp.is_(True))
+        .where(ph.person_id == Person.id, ph.is_whatsapp.is_(True), phone_confirmed(ph.confirmed_at))
         .order_by(ph.is_primary.desc(), ph.id)
         .limit(1)
         .correlate(Person)
@@ -234,8 +245,10 @@ def count_audience(audience: dict[str, Any], *, today: date) -> AudienceCounts:
             sa.select(Person.language, sa.func.count()).where(*conditions).group_by(Person.language)
         )
     }
-    has_phone = sa.exists().where(PhoneNumber.person_id == Person.id)
-    has_wa = sa.exists().where(PhoneNumber.person_id == Person.id, PhoneNumber.is_whatsapp.is_(True))
+    has_phone = sa.exists().where(PhoneNumber.person_id == Person.id, phone_confirmed())
+    has_wa = sa.exists().where(
+        PhoneNumber.person_id == Person.id, PhoneNumber.is_whatsapp.is_(True), phone_confirmed()
+    )
     row = db.session.execute(
         sa.select(
             sa.func.count(),
@@ -256,10 +269,12 @@ def count_by_language_for_channel(audience: dict[str, Any], channel: str, *, tod
     """People reachable on ``channel``, by their language (for segment and cost estimates)."""
     conditions = audience_conditions(audience, today=today)
     if channel == "sms":
-        conditions.append(sa.exists().where(PhoneNumber.person_id == Person.id))
+        conditions.append(sa.exists().where(PhoneNumber.person_id == Person.id, phone_confirmed()))
     elif channel == "whatsapp":
         conditions.append(
-            sa.exists().where(PhoneNumber.person_id == Person.id, PhoneNumber.is_whatsapp.is_(True))
+            sa.exists().where(
+                PhoneNumber.person_id == Person.id, PhoneNumber.is_whatsapp.is_(True), phone_confirmed()
+            )
         )
     elif channel == "email":
         conditions.append(has_email())

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from outreach.alerts.audience import audience_conditions, has_email
+from outreach.alerts.audience import audience_conditions, has_email, phone_confirmed
 from outreach.alerts.render import available_languages
 from outreach.alerts.workflow import lock_by_id, skip_messages, transition
 from outreach.extensions import db
@@ -130,7 +130,7 @@ def chosen_phones(*, whatsapp: bool) -> sa.Subquery:
     rank = sa.func.row_number().over(
         partition_by=PhoneNumber.person_id, order_by=(PhoneNumber.is_primary.desc(), PhoneNumber.id)
     )
-    ranked = sa.select(PhoneNumber.person_id, PhoneNumber.e164, rank.label("rank"))
+    ranked = sa.select(PhoneNumber.person_id, PhoneNumber.e164, rank.label("rank")).where(phone_confirmed())
     if whatsapp:
         ranked = ranked.where(PhoneNumber.is_whatsapp.is_(True))
     inner = ranked.subquery("ranked_phone")

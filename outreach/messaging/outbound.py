@@ -13,15 +13,19 @@ the address opted out of that channel (then nothing is created) or when a messag
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from outreach.extensions import db
+from outreach.messaging.budget import take_public_sms
 from outreach.messaging.optouts import is_opted_out, normalise_address
 from outreach.messaging.segments import count_segments
 from outreach.models import Message, MessageStatus, SourceKind, User, utcnow
+
+log = logging.getLogger(__name__)
 
 MESSAGE = cast(sa.Table, Message.__table__)
 
@@ -77,8 +81,13 @@ def queue_one(
     subject: str | None = None,
     html: str | None = None,
     queue: str = "high",
+    public: bool = False,
 ) -> Message | None:
-    """Create one pending message, already rendered, and send it after the commit (see above)."""
+    """Create one pending message, already rendered, and send it after the commit (see above).
+
+    ``public=True``: an unauthenticated action caused it; an SMS/WhatsApp message then takes from
+    the hourly budget (``outreach.messaging.budget``) and, past it, is created ``held`` for staff.
+    """
     from outreach.messaging.send import queue_messages
 
     kind = SourceKind(source_kind)
@@ -122,9 +131,16 @@ def queue_one(
     db.session.flush()
     insert = _insert(db.session.get_bind().dialect.name)
     stmt = insert.values(**values).on_conflict_do_nothing().returning(MESSAGE.c.id)
+    held = public and channel in ("sms", "whatsapp") and not take_public_sms()
+    if held:
+        stmt = insert.values(**{**values, "status": MessageStatus.HELD}).on_conflict_do_nothing()
+        stmt = stmt.returning(MESSAGE.c.id)
     new_id = db.session.execute(stmt).scalar()
     if new_id is None:
         return None  # same (source, recipient, channel) exists: idempotent
+    if held:
+        log.warning("public SMS budget spent: message %s held for staff review", new_id)
+        return db.session.get(Message, new_id)
     queue_messages([new_id], queue)
     return db.session.get(Message, new_id)
 

@@ -32,14 +32,16 @@ ALLOWED_FROM: dict[MessageStatus, frozenset[MessageStatus]] = {
     # claim: only a pending message is sent
     S.SENDING: frozenset({S.PENDING}),
     # a transient error, or reconciliation found the provider never got it
-    S.PENDING: frozenset({S.SENDING}),
+    S.PENDING: frozenset({S.SENDING, S.HELD}),  # … or staff released a held message
     S.SENT: frozenset({S.SENDING}),
     # callbacks can beat the send job: sending → delivered/undelivered/failed directly
     S.DELIVERED: frozenset({S.SENDING, S.SENT}),
     S.UNDELIVERED: frozenset({S.SENDING, S.SENT}),
     S.FAILED: frozenset({S.SENDING, S.SENT}),
     # opted out, no address, source cancelled: before or at the send-time check
-    S.SKIPPED: frozenset({S.PENDING, S.SENDING}),
+    S.SKIPPED: frozenset({S.PENDING, S.SENDING, S.HELD}),  # … or staff discarded a held one
+    # created held (outbound.queue_one past the public budget), never moved there
+    S.HELD: frozenset(),
 }
 
 #: Timestamp column set (to now) when a message reaches the status.
@@ -77,7 +79,7 @@ def allowed_from(to_status: MessageStatus) -> frozenset[MessageStatus]:
 
 def _status_in(statuses: Iterable[MessageStatus]) -> sa.ColumnElement[bool]:
     # OR of equalities rather than IN: an expanding IN list cannot be used with executemany.
-    return sa.or_(*(MESSAGE.c.status == s for s in sorted(statuses)))
+    return sa.or_(sa.false(), *(MESSAGE.c.status == s for s in sorted(statuses)))
 
 
 def _values(to_status: MessageStatus, now: datetime, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,9 @@ class MessageStatus(StrEnum):
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     SKIPPED = "skipped"
+    #: Caused by an unauthenticated action past ``PUBLIC_SMS_PER_HOUR``: waits for staff to send or
+    #: discard it on ``/staff/review`` (``outreach.messaging.review``); nothing else picks it up.
+    HELD = "held"
 
 
 FINAL_STATUSES = frozenset(

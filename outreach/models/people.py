@@ -143,6 +143,12 @@ class PhoneNumber(Base):
     #: The person reads WhatsApp on this number.
     is_whatsapp: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    #: When the number was shown to be the person's. Empty only for a number typed into a public web
+    #: form (registration or ``/me/``) until its holder answers the confirmation SMS or opens its link:
+    #: anyone can type someone else's number there. Staff-entered, imported and SMS-registered numbers
+    #: are confirmed when created (the default). Audiences skip unconfirmed numbers
+    #: (``outreach.alerts.audience.phone_confirmed``).
+    confirmed_at: so.Mapped[datetime | None] = so.mapped_column(default=utcnow)
 
     person: so.Mapped[Person] = so.relationship(back_populates="phones")
 

@@ -226,6 +226,10 @@ class DeleteForm(FlaskForm):
     )
 
 
+class ConfirmPhoneForm(FlaskForm):
+    """Only the CSRF token: the button itself is the confirmation."""
+
+
 class RequestLinkForm(FlaskForm):
     contact = StringField(
         _l("Your registered mobile number or e-mail"),

@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from outreach.audit import record
 from outreach.extensions import db
 from outreach.i18n import for_person_language
-from outreach.models import Message, Person, SourceKind, utcnow
+from outreach.models import Message, Person, PhoneNumber, SourceKind, utcnow
+from outreach.registry.confirm import confirm_url
 from outreach.registry.links import self_service_url
 
 REASONS = ("registered", "link")
@@ -26,6 +27,7 @@ def send_confirmation(
     channels: tuple[str, ...] = ("sms", "email"),
     to_phone: str | None = None,
     throttle: bool = True,
+    public: bool = False,
 ) -> list[Message]:
     """Queue an SMS (to the primary number, or ``to_phone``) and/or an e-mail with the person's link.
 
@@ -35,6 +37,8 @@ def send_confirmation(
 
     A "link" confirmation is not repeated on a channel that carried one in the last
     :data:`LINK_THROTTLE` (``throttle=False`` for staff, who are trusted to press the button).
+    ``public=True`` (an unauthenticated request caused it): the SMS takes from the hourly public
+    budget and is held for staff review past it.
     """
     from outreach.messaging.outbound import queue_one
 
@@ -74,6 +78,10 @@ def send_confirmation(
             ]
         )
         phone = to_phone or (person.primary_phone.e164 if person.primary_phone else None)
+        row = next((p for p in person.phones if p.e164 == phone), None)
+        if row is not None and row.confirmed_at is None:
+            # The SMS doubles as the proof that the number is the registrant's (registry.confirm).
+            sms = _confirm_text(row)
         if "sms" in channels and phone:
             message = queue_one(
                 channel="sms",
@@ -84,6 +92,7 @@ def send_confirmation(
                 person_id=person.id,
                 language=lang,
                 queue="high",
+                public=public,
             )
             if message is not None:
                 sent.append(message)
@@ -101,6 +110,40 @@ def send_confirmation(
             )
             if message is not None:
                 sent.append(message)
+    return sent
+
+
+def _confirm_text(phone: PhoneNumber) -> str:
+    return _(
+        "Embassy of Korea: to receive safety alerts on this number, reply YES or open %(url)s",
+        url=confirm_url(phone),
+    )
+
+
+def send_phone_confirmations(person: Person, e164s: list[str]) -> list[Message]:
+    """Ask each of ``e164s`` (numbers just added on the self-service page, unconfirmed) to confirm."""
+    from outreach.messaging.outbound import queue_one
+
+    sent: list[Message] = []
+    for phone in person.phones:
+        if phone.e164 not in e164s or phone.confirmed_at is not None:
+            continue
+        event = record("phone.confirmation", target=person)
+        db.session.flush()
+        with for_person_language(person.language) as lang:
+            message = queue_one(
+                channel="sms",
+                to=phone.e164,
+                body=_confirm_text(phone),
+                source_kind=SourceKind.CONFIRMATION,
+                source_id=event.id,
+                person_id=person.id,
+                language=lang,
+                queue="high",
+                public=True,  # only the self-service page adds unconfirmed numbers
+            )
+        if message is not None:
+            sent.append(message)
     return sent
 
 

@@ -452,6 +452,10 @@ def owner_of(e164s: list[str]) -> Person | None:
 # --- register and update -----------------------------------------------------------------------------
 
 
+#: An explicit SQL NULL: a plain None would let the column's default (confirmed now) fill it in.
+_UNCONFIRMED: Any = sa.null()
+
+
 def register_person(
     clean: CleanPerson,
     *,
@@ -480,6 +484,8 @@ def register_person(
     for name, value in clean.values.items():
         setattr(person, name, value)
     _record_consent(person, method, consent_version)
+    # A web form proves nothing about who holds a number; every other way in does (see PhoneNumber).
+    confirmed_at = _UNCONFIRMED if method == ConsentMethod.WEB else utcnow()
     for phone in clean.phones:
         person.phones.append(
             PhoneNumber(
@@ -487,6 +493,7 @@ def register_person(
                 kind=kind_of_e164(phone.e164),
                 is_primary=phone.is_primary,
                 is_whatsapp=phone.is_whatsapp,
+                confirmed_at=confirmed_at,
             )
         )
     db.session.add(person)
@@ -521,8 +528,12 @@ def update_person(
     phones: list[CleanPhone] | None = None,
     actor: User | None = None,
     via: str = "staff",
+    confirm_new_phones: bool = True,
 ) -> list[str]:
     """Apply validated ``values`` (and, if given, the full list of numbers); audit what changed.
+
+    ``confirm_new_phones=False`` (the self-service page) adds new numbers unconfirmed: they join
+    audiences only once their holder answers the confirmation SMS or opens its link.
 
     Returns the names of the fields that changed. The audit event names the fields, not their
     values: the audit log outlives a deletion and must not keep the personal data it removed.
@@ -536,7 +547,7 @@ def update_person(
         if getattr(person, name) != value:
             setattr(person, name, value)
             changed.append(name)
-    if phones is not None and _set_phones(person, phones):
+    if phones is not None and _set_phones(person, phones, confirmed=confirm_new_phones):
         changed.append("phones")
     if changed:
         db.session.flush()
@@ -546,7 +557,7 @@ def update_person(
     return changed
 
 
-def _set_phones(person: Person, phones: list[CleanPhone]) -> bool:
+def _set_phones(person: Person, phones: list[CleanPhone], *, confirmed: bool = True) -> bool:
     current = {p.e164: p for p in person.phones}
     wanted = {p.e164: p for p in phones}
     if not wanted:
@@ -569,6 +580,7 @@ def _set_phones(person: Person, phones: list[CleanPhone]) -> bool:
                     kind=kind_of_e164(phone.e164),
                     is_primary=primary,
                     is_whatsapp=phone.is_whatsapp,
+                    confirmed_at=utcnow() if confirmed else _UNCONFIRMED,
                 )
             )
             changed = True

@@ -23,9 +23,12 @@ from outreach.i18n import LOCALES, current_language, normalise_language
 from outreach.models import ConsentMethod, Person, PhoneNumber
 from outreach.registry import consent as consent_texts
 from outreach.registry import duress
+from outreach.registry.confirm import confirm_phone as mark_confirmed
+from outreach.registry.confirm import phone_from_token
 from outreach.registry.forms import (
     DURESS_HELP,
     ChannelsForm,
+    ConfirmPhoneForm,
     DeleteForm,
     DepartureForm,
     DuressForm,
@@ -33,8 +36,8 @@ from outreach.registry.forms import (
     RequestLinkForm,
     SelfServiceForm,
 )
-from outreach.registry.links import LinkError, load_person
-from outreach.registry.notify import send_confirmation
+from outreach.registry.links import LinkError, load_person, make_token
+from outreach.registry.notify import send_confirmation, send_phone_confirmations
 from outreach.registry.operations import (
     AlreadyRegistered,
     RegistryError,
@@ -74,7 +77,7 @@ def form() -> str | Response:
             clean = validate(form.to_input(), check_owners=False, countries=public_countries())
             person, _created = register_person(clean, method=ConsentMethod.WEB, on_existing="refuse")
             duress.set_word(person, form.duress_word.data, via="web")
-            send_confirmation(person, reason="registered")
+            send_confirmation(person, reason="registered", public=True)
             db.session.commit()
         except RegistryError as exc:
             db.session.rollback()
@@ -89,7 +92,7 @@ def form() -> str | Response:
             db.session.rollback()
             owner = exc.person if isinstance(exc, AlreadyRegistered) else _owner_after_race(form)
             if owner is not None:
-                send_confirmation(owner, reason="link")
+                send_confirmation(owner, reason="link", public=True)
                 db.session.commit()
             return redirect(url_for("register.done"))
         else:
@@ -151,7 +154,7 @@ def request_link() -> str | Response:
             person = number.person if number is not None else None
             channels = ("sms",)
         if person is not None:
-            send_confirmation(person, reason="link", channels=channels, to_phone=phone)
+            send_confirmation(person, reason="link", channels=channels, to_phone=phone, public=True)
             db.session.commit()
         return render_template("registry/link_sent.html")
     return render_template("registry/request_link.html", form=form)
@@ -231,7 +234,11 @@ def me(person: Person, token: str) -> ViewResult:
         if form.validate_on_submit() and not form.date_errors():
             try:
                 clean = validate(form.to_input(), person=person, countries=public_countries())
-                changed = update_person(person, clean.values, phones=clean.phones, via="self_service")
+                before = {p.e164 for p in person.phones}
+                changed = update_person(
+                    person, clean.values, phones=clean.phones, via="self_service", confirm_new_phones=False
+                )
+                send_phone_confirmations(person, [p.e164 for p in clean.phones if p.e164 not in before])
                 db.session.commit()
             except RegistryError as exc:
                 db.session.rollback()
@@ -320,6 +327,24 @@ def me_delete(person: Person, token: str) -> ViewResult:
         db.session.commit()
         return redirect(url_for("register.deleted", lang=language))
     return render_template("registry/delete.html", person=person, token=token, form=form)
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"], error_message=_too_many)
+def confirm_phone(token: str) -> ViewResult:
+    """The link in a confirmation SMS: a button (a link preview's GET must not confirm anything)
+    that confirms that number, then opens the person's page."""
+    phone = phone_from_token(token)
+    if phone is None:
+        return _link_problem(LinkError("invalid"))
+    person = phone.person
+    with _person_language(person):
+        form = ConfirmPhoneForm()
+        if form.validate_on_submit():
+            mark_confirmed(phone, via="link")
+            db.session.commit()
+            return redirect(url_for("register.me", token=make_token(person), confirmed="1"))
+        return render_template("registry/confirm_phone.html", form=form, token=token)
 
 
 @bp.get("/register/deleted")

@@ -130,7 +130,7 @@ def upload_too_large(exc: RequestEntityTooLarge) -> Response | RequestEntityTooL
     message = _(
         "The file is larger than %(limit)s. Send a smaller photo (a screenshot works) "
         "or a PDF of fewer pages.",
-        limit=f"{max_mb} MB",
+        limit=str(max_mb) + " MB",
     )
     page = render_template(
         "reports/upload.html",
