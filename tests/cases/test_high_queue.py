@@ -24,7 +24,8 @@ BULK_PEOPLE = 3000
 
 
 def _bulk_people(count: int) -> None:
-    """Many consenting people, inserted set-based (the ORM one by one would take a minute)."""
+    """Many consenting people, inserted set-based (the ORM one by one would take a minute), with
+    confirmed numbers as an import gives them."""
     now = utcnow()
     person = sa.table(
         "person",
@@ -34,7 +35,10 @@ def _bulk_people(count: int) -> None:
     )  # fmt: skip
     phone = sa.table(
         "phone_number",
-        *(sa.column(c) for c in ("person_id", "e164", "kind", "is_primary", "is_whatsapp", "created_at")),
+        *(
+            sa.column(c)
+            for c in ("person_id", "e164", "kind", "is_primary", "is_whatsapp", "created_at", "confirmed_at")
+        ),
     )
     base = 500_000
     db.session.execute(
@@ -53,7 +57,7 @@ def _bulk_people(count: int) -> None:
         phone.insert(),
         [
             {"person_id": base + i, "e164": f"+8551{base + i:08d}", "kind": "kh", "is_primary": True,
-             "is_whatsapp": False, "created_at": now}
+             "is_whatsapp": False, "created_at": now, "confirmed_at": now}
             for i in range(count)
         ],
     )  # fmt: skip
