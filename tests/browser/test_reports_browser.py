@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from outreach.accounts import create_user
 from outreach.extensions import db
 from outreach.models import Disclosure, DisclosureStatus, EvidenceFile, Message, Report, SourceKind
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import TIMEOUT_MS, pass_second_factor
 from tests.reports.conftest import photo
 
 PASSWORD = "correct horse battery"
@@ -43,6 +43,7 @@ def _log_in(page: Page, url: str, email: str) -> None:
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("form.card button[type=submit]")
+    pass_second_factor(page)  # liaison officers enrol an authenticator at their first sign-in
     expect(page.locator("form.logout")).to_be_visible()
 
 

@@ -14,7 +14,7 @@ from outreach.accounts import create_user
 from outreach.alerts.jobs import cambodia_today
 from outreach.extensions import db
 from outreach.models import ConsentMethod, Person, PhoneNumber, utcnow
-from tests.browser.conftest import PHONE, TIMEOUT_MS
+from tests.browser.conftest import PHONE, TIMEOUT_MS, pass_second_factor
 from tests.conftest import TWILIO_TEST_SID, TWILIO_TEST_TOKEN, run_jobs
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -65,6 +65,7 @@ def _log_in(page: Page, base: str, email: str) -> None:
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("form.card button[type=submit]")
+    pass_second_factor(page)  # officers and admins enrol an authenticator at their first sign-in
     expect(page).to_have_url(base + "/staff/")
 
 
