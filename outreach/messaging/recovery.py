@@ -36,6 +36,7 @@ from rq.registry import ScheduledJobRegistry
 from outreach.extensions import DB_UNAVAILABLE, QUEUE_NAMES, db, redis_conn
 from outreach.messaging import send
 from outreach.messaging.hooks import ACTIVE_SOURCES, REDIS_REBUILDS, load_area_hooks
+from outreach.messaging.inbound_spool import drain_inbound
 from outreach.messaging.spool import drain_statuses
 from outreach.models import Message, MessageStatus, utcnow
 
@@ -50,6 +51,7 @@ SEND_JOB_SUFFIX = "send_batch_job"
 @dataclass
 class SweepReport:
     redis_rebuilt: bool = False
+    inbound_routed: int = 0
     statuses_applied: int = 0
     settled: dict[str, int] = field(default_factory=dict)
     requeued: int = 0
@@ -166,6 +168,9 @@ def sweep() -> SweepReport:
     def rebuild() -> None:
         report.redis_rebuilt = check_redis_epoch(redis_conn())
 
+    def inbound() -> None:
+        report.inbound_routed = drain_inbound()
+
     def statuses() -> None:
         report.statuses_applied = drain_statuses()
 
@@ -176,6 +181,8 @@ def sweep() -> SweepReport:
         report.requeued = requeue_lost_pending(grace)
 
     step("redis epoch", rebuild)
+    # Calls for help that waited out an outage come first.
+    step("spooled inbound", inbound)
     step("spooled statuses", statuses)
     step("expired leases", leases)
     step("lost pending", pending)

@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from outreach.extensions import DB_UNAVAILABLE, csrf, db
+from outreach.messaging.inbound_spool import holding_reply, spool_inbound
 from outreach.messaging.spool import SpooledStatus, spool_status
 from outreach.messaging.webhooks import receive_inbound, receive_status
 from outreach.web.inputs import strip_nul
@@ -67,14 +68,25 @@ def inbound() -> Response:
         return _text(400, "MessageSid is missing or too long.")
     if not sender or len(sender) > 64:
         return _text(400, "From is missing or too long.")
-    reply = receive_inbound(
-        sid=sid,
-        sender=sender,
-        to=(form.get("To") or "")[:64] or None,
-        body=form.get("Body", "")[:MAX_INBOUND_BODY],
-        params={k[:64]: v[:MAX_INBOUND_BODY] for k, v in form.items()},
-    )
-    db.session.commit()
+    body = form.get("Body", "")[:MAX_INBOUND_BODY]
+    params = {k[:64]: v[:MAX_INBOUND_BODY] for k, v in form.items()}
+    try:
+        reply = receive_inbound(
+            sid=sid, sender=sender, to=(form.get("To") or "")[:64] or None, body=body, params=params
+        )
+        db.session.commit()
+    except DB_UNAVAILABLE:
+        # Twilio never retries an inbound webhook we fail: a call for help would be lost. Keep the
+        # message in Redis for the messaging sweep to route once the database answers.
+        log.warning("database unavailable: spooling inbound message %s", sid)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+        try:
+            spool_inbound({**params, "MessageSid": sid, "From": sender, "Body": body})
+        except RedisError:
+            log.exception("could not spool inbound message %s either", sid)
+            return _text(503, "Temporarily unable to receive the message.")
+        return _twiml(holding_reply(body))
     # A duplicate delivery (Twilio retried) re-runs nothing and answers nothing.
     return _twiml(reply.body if reply is not None else "")
 
