@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         cases,
         checkins,
+        demo,
         errors,
         grievances_staff,
         nav,
@@ -39,6 +40,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(rep.bp, url_prefix="/rep")
     app.register_blueprint(rep.invitation_bp, url_prefix="/invitation")
     app.register_blueprint(twilio.bp, url_prefix="/twilio")
+    app.register_blueprint(demo.bp, url_prefix="/staff/demo")
     app.register_blueprint(alerts.public_bp)
     app.register_blueprint(checkins.public_bp)
     app.register_blueprint(zones.public_bp)
