@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from outreach import create_app
 from outreach.extensions import QUEUE_NAMES
 from outreach.jobs import make_worker
+from outreach.logs import quiet_periodic_jobs
 from outreach.schedule import Ticker
 
 log = logging.getLogger("outreach.worker")
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUE_NAMES)}")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_periodic_jobs()
     app = create_app()
     worker = make_worker(app, queues, simple=args.simple)
     ticker = None

@@ -123,6 +123,9 @@ class _AppContextMixin:
 class AppWorker(_AppContextMixin, Worker):
     """Forking worker: each job runs in a child process, so a crash or leak dies with the job."""
 
+    #: No "result is kept for 500 seconds" line after every job: nothing reads job results.
+    log_result_lifespan = False
+
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         # The child inherited the parent's pooled connections; sharing a socket across processes
         # corrupts the protocol, so the child drops them (without closing the parent's).
@@ -133,6 +136,8 @@ class AppWorker(_AppContextMixin, Worker):
 
 class AppSimpleWorker(_AppContextMixin, SimpleWorker):
     """In-process worker: faster per job; used by tests and by ``worker.py --simple``."""
+
+    log_result_lifespan = False
 
 
 def make_worker(

@@ -51,3 +51,49 @@ def init_app(app: Flask) -> None:
     install(app.logger)
     for name in PATH_LOGGERS:
         install(logging.getLogger(name))
+
+
+#: RQ's description of the jobs :mod:`outreach.schedule` enqueues ("periodic messaging.sweep").
+PERIODIC_PREFIX = "periodic "
+#: How many periodic job ids to remember between a job's first and last log line.
+_REMEMBERED = 256
+
+
+class QuietPeriodicJobs(logging.Filter):
+    """Drop RQ's routine INFO lines about periodic jobs (three per job, a dozen jobs a minute).
+
+    An idle worker then prints nothing per tick: a periodic job that does something logs it itself
+    ("applied 12 status callbacks …"), and a failing one still shows RQ's warning and traceback. RQ
+    names the description only in a job's first and "completed" lines; its "Job OK (id)" line is
+    matched by the job id remembered from the first.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids: dict[str, None] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        texts = [a for a in args if isinstance(a, str)]
+        if any(PERIODIC_PREFIX in t for t in texts):
+            # "Worker W: queue: <description> (<job id>)": the job id is the last argument.
+            if texts and texts[-1] not in self._ids and PERIODIC_PREFIX not in texts[-1]:
+                self._ids[texts[-1]] = None
+                while len(self._ids) > _REMEMBERED:
+                    del self._ids[next(iter(self._ids))]
+            return False
+        for text in texts:
+            if text in self._ids:
+                if "Job OK" in record.getMessage():
+                    del self._ids[text]
+                return False
+        return True
+
+
+def quiet_periodic_jobs() -> None:
+    """Install :class:`QuietPeriodicJobs` on RQ's worker logger (``worker.py``)."""
+    logging.getLogger("rq.worker").addFilter(QuietPeriodicJobs())
+    # WeasyPrint reports every stylesheet it parses at INFO (three lines at every start).
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)

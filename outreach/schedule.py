@@ -101,7 +101,7 @@ class Ticker(threading.Thread):
             try:
                 names = tick(self.conn, starting=starting, config=self.config)
                 if names:
-                    log.info("enqueued periodic jobs: %s", ", ".join(names))
+                    log.debug("enqueued periodic jobs: %s", ", ".join(names))
                 starting = False
             except Exception:  # a Redis blip must not kill the ticker; the next tick tries again
                 log.exception("periodic tick failed")
